@@ -108,6 +108,14 @@ class Vocabulary:
     def __len__(self) -> int:
         return self.size
 
+    @property
+    def fingerprint(self) -> str:
+        """A short stable key for caches and checkpoints (same ids, same fingerprint)."""
+        if "_fingerprint" not in self.__dict__:
+            digest = hashlib.sha256(self.mode.encode() + b":" + ",".join(map(str, self.ids)).encode())
+            object.__setattr__(self, "_fingerprint", digest.hexdigest()[:16])
+        return self.__dict__["_fingerprint"]
+
     # -- mapping ----------------------------------------------------------------------------
     def encode(self, text: str) -> list[int]:
         return encode(text, self.mode)

@@ -1,0 +1,188 @@
+"""What the app's shared controls mean, independent of Streamlit: the controls as data, their URL
+form (so a lecturer can share a link), and the input batch the walkthrough pages look at.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import torch
+
+from . import corpus as corpora
+from .config import NORM_PLACEMENTS, VOCAB_MODES, ConfigError, ModelConfig
+from .sampling import InputError, tokenize
+from .tokenizer import Vocabulary
+
+DEFAULT_TEXT = "The customer wants to build trust, so listen first and then explain the value."
+LANGUAGES = ("en", "zh")
+CORPORA = ("builtin", "sales", "paste", "upload")
+SOURCES = ("text", "batch")      # the user's own text, or a random batch from the corpus (the notebook)
+MODELS = ("fresh", "trained", "loaded")
+MAX_TEXT_CHARS = 5_000           # the input box; only the last context_length tokens are used anyway
+MAX_BATCH_ROWS = 16              # the walkthrough shows one row at a time; more is waste
+
+
+@dataclass(frozen=True)
+class Controls:
+    """Every shared sidebar control. Defaults are the notebook's hyperparameters."""
+
+    lang: str = "en"
+    corpus: str = "builtin"
+    source: str = "text"
+    text: str = DEFAULT_TEXT
+    model: str = "fresh"
+    context_length: int = 16
+    d_model: int = 64
+    num_heads: int = 4
+    num_blocks: int = 1
+    norm: str = "post"
+    vocab: str = "compact"
+    seed: int = 1337
+    batch_size: int = 4
+
+    def model_config(self) -> ModelConfig:
+        """The fresh model's config; raises ConfigError with a student-readable message."""
+        return ModelConfig(context_length=self.context_length, d_model=self.d_model, num_heads=self.num_heads,
+                           num_blocks=self.num_blocks, norm=self.norm, vocab=self.vocab, seed=self.seed)
+
+
+# URL parameter -> (field, allowed). Short names keep shared links readable.
+_CHOICES = {"lang": LANGUAGES, "corpus": CORPORA, "source": SOURCES, "model": MODELS,
+            "norm": NORM_PLACEMENTS, "vocab": VOCAB_MODES}
+_INT_RANGES = {"context_length": (1, 256), "d_model": (2, 512), "num_heads": (1, 16), "num_blocks": (1, 8),
+               "seed": (0, 2**31 - 1), "batch_size": (1, MAX_BATCH_ROWS)}
+URL_NAMES = {"lang": "lang", "corpus": "corpus", "source": "source", "text": "text", "model": "model",
+             "ctx": "context_length", "d": "d_model", "heads": "num_heads", "blocks": "num_blocks", "norm": "norm",
+             "vocab": "vocab", "seed": "seed", "batch": "batch_size"}
+FIELD_URL = {f: u for u, f in URL_NAMES.items()}
+CONTROL_RANGES = _INT_RANGES
+
+
+def _parse(name: str, raw: str):
+    """One URL value, or raise ValueError with the reason."""
+    if name in _CHOICES:
+        if raw not in _CHOICES[name]:
+            raise ValueError(f"must be one of {', '.join(_CHOICES[name])}")
+        return raw
+    if name in _INT_RANGES:
+        low, high = _INT_RANGES[name]
+        if not raw.strip().lstrip("-").isdigit():
+            raise ValueError("must be a whole number")
+        value = int(raw)
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low} and {high}")
+        return value
+    if name == "text":
+        if len(raw) > MAX_TEXT_CHARS:
+            raise ValueError(f"is longer than {MAX_TEXT_CHARS} characters")
+        return raw
+    raise ValueError("is not a setting")
+
+
+def from_query(params: Mapping[str, object]) -> tuple[Controls, list[str]]:
+    """Controls from URL parameters. Anything invalid falls back to its default and yields a notice.
+
+    Unknown parameters are reported and ignored; no parameter can name a file or a path.
+    """
+    values, notices = {}, []
+    for key, raw in params.items():
+        if isinstance(raw, (list, tuple)):
+            raw = raw[-1] if raw else ""
+        field_name = URL_NAMES.get(key)
+        if field_name is None:
+            continue  # page-level parameters (stage, block, head...) are read by their page
+        try:
+            values[field_name] = _parse(field_name, str(raw))
+        except ValueError as exc:
+            notices.append(f"URL parameter {key}={str(raw)[:40]!r} {exc}; using the default.")
+    controls = Controls(**values)
+    try:
+        controls.model_config()
+    except ConfigError as exc:  # each value valid alone, but not together (d_model 60 with 8 heads)
+        notices.append(f"The URL's hyperparameters do not fit together ({exc}); using the defaults.")
+        defaults = Controls()
+        controls = dataclasses.replace(controls, **{f: getattr(defaults, f) for f in _INT_RANGES if f != "batch_size"})
+    return controls, notices
+
+
+def to_query(controls: Controls) -> dict[str, str]:
+    """URL parameters for the non-default controls (a short link for the defaults)."""
+    defaults = Controls()
+    return {FIELD_URL[f.name]: str(getattr(controls, f.name)) for f in dataclasses.fields(Controls)
+            if getattr(controls, f.name) != getattr(defaults, f.name)}
+
+
+def parse_page_param(raw, allowed: range | tuple) -> object | None:
+    """A page-level URL value (block, head, stage...) if allowed, else None."""
+    if isinstance(raw, (list, tuple)):
+        raw = raw[-1] if raw else None
+    if raw is None:
+        return None
+    if isinstance(allowed, range):
+        return int(raw) if str(raw).isdigit() and int(raw) in allowed else None
+    return raw if raw in allowed else None
+
+
+@dataclass(frozen=True)
+class WalkInput:
+    """The batch the walkthrough pages look at, with everything needed to label it."""
+
+    rows: torch.Tensor                     # [B, T] embedding rows
+    targets: torch.Tensor | None           # [B, T] rows of the true next tokens (corpus batches only)
+    token_ids: tuple[tuple[int, ...], ...]  # [B][T] cl100k ids (or code points)
+    known: tuple[tuple[bool, ...], ...]     # False where the token uses <unk>
+    target_ids: tuple[tuple[int, ...], ...] | None
+    starts: tuple[int, ...] = ()            # where each corpus row starts in the training split
+    notices: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def batch_size(self) -> int:
+        return self.rows.shape[0]
+
+    @property
+    def length(self) -> int:
+        return self.rows.shape[1]
+
+
+def text_input(vocab: Vocabulary, text: str, context_length: int) -> WalkInput:
+    """The user's own text: one batch row of its last context_length tokens."""
+    if len(text) > MAX_TEXT_CHARS:
+        text = text[-MAX_TEXT_CHARS:]
+    tokens = tokenize(vocab, text, context_length)
+    notices = []
+    if tokens.dropped:
+        notices.append(f"The text has {tokens.dropped + len(tokens.ids)} tokens; the model sees the last "
+                       f"{context_length} (its context_length), so the first {tokens.dropped} are left out.")
+    if tokens.unknown_count:
+        notices.append(f"{tokens.unknown_count} token(s) never occur in the corpus, so the model reads them "
+                       f"through its single <unk> row (marked in red).")
+    if len(tokens.ids) == 1:
+        notices.append("Only one token: attention has nothing earlier to look at (its weight is 1 on itself).")
+    return WalkInput(rows=torch.tensor([tokens.rows]), targets=None, token_ids=(tokens.ids,),
+                     known=(tokens.known,), target_ids=None, notices=tuple(notices))
+
+
+def batch_input(vocab: Vocabulary, corpus_rows: torch.Tensor, context_length: int, batch_size: int,
+                seed: int) -> WalkInput:
+    """The notebook's random batch from the training split: x and the targets y shifted by one."""
+    train, _ = corpora.split(corpus_rows)
+    corpora.check_length(train, context_length, "The corpus's training split")
+    x, y, starts = corpora.get_batch(train, batch_size, context_length, torch.Generator().manual_seed(seed))
+    ids = tuple(tuple(vocab.token_ids(r.tolist())) for r in x)
+    target_ids = tuple(tuple(vocab.token_ids(r.tolist())) for r in y)
+    return WalkInput(rows=x, targets=y, token_ids=ids, known=tuple(tuple(True for _ in r) for r in ids),
+                     target_ids=target_ids, starts=tuple(int(s) for s in starts))
+
+
+def make_input(controls: Controls, vocab: Vocabulary, corpus_rows: torch.Tensor | None, context_length: int) -> WalkInput:
+    """The walkthrough's input for these controls; InputError/CorpusError carry readable messages."""
+    if controls.source == "batch":
+        if corpus_rows is None:
+            raise InputError("Choose a corpus first: a random batch is drawn from it.")
+        return batch_input(vocab, corpus_rows, context_length, controls.batch_size, controls.seed)
+    return text_input(vocab, controls.text, context_length)
+
+
+__all__ = ["Controls", "WalkInput", "from_query", "to_query", "make_input", "text_input", "batch_input",
+           "parse_page_param", "DEFAULT_TEXT", "InputError", "ConfigError"]
