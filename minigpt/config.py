@@ -153,9 +153,9 @@ def _from_dict(cls, data: dict):
     if not isinstance(data, dict):
         raise ConfigError(f"{cls.__name__} must be a JSON object, got {type(data).__name__}.")
     known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - known)
+    unknown = sorted(str(k) for k in data if k not in known)  # str(): keys may mix types
     if unknown:
-        raise ConfigError(f"{cls.__name__} has no setting named {', '.join(map(str, unknown))}.")
+        raise ConfigError(f"{cls.__name__} has no setting named {', '.join(unknown)}.")
     return cls(**data)
 
 
