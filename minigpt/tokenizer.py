@@ -44,7 +44,10 @@ def token_text(token_id: int, mode: str) -> str:
         return UNKNOWN_LABEL
     if mode == "char":
         return chr(token_id)
-    raw = cl100k().decode_single_token_bytes(token_id)
+    try:
+        raw = cl100k().decode_single_token_bytes(token_id)
+    except KeyError:  # ids 100256 and 100261..100275 are unassigned in cl100k_base
+        return f"<unassigned {token_id}>"
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -161,6 +164,8 @@ class Vocabulary:
             top = data.get("max_token_value")
             if isinstance(top, bool) or not isinstance(top, int) or top < 0:
                 raise ConfigError("A full vocabulary needs a non-negative integer max_token_value.")
+            if top > cl100k().max_token_value:  # checked before building range(top + 1)
+                raise ConfigError(f"max_token_value {top:,} is beyond cl100k_base's last id {cl100k().max_token_value:,}.")
             return cls("full", tuple(range(top + 1)))
         ids = data.get("ids")
         if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
