@@ -91,6 +91,8 @@ def download(
                     raise CorpusError(f"The download was cut off after {received:,} of {int(declared):,} bytes.")
         except requests.Timeout:
             raise CorpusError(f"No answer from the server within {timeout:g} s (are you offline?).") from None
+        except requests.exceptions.ChunkedEncodingError:  # the connection closed mid-file
+            raise CorpusError("The download was cut off before the end of the file; try again.") from None
         except requests.RequestException as exc:
             raise CorpusError(f"Could not download the corpus (are you offline?): {type(exc).__name__}.") from None
         if sha256 and _sha256(tmp) != sha256:
