@@ -321,6 +321,10 @@ def _lookup(table: dict[str, dict[str, str]], key: str, lang: str) -> str | None
 def t(key: str, lang: str = "en") -> str:
     """A UI string in lang ("en" or "zh"), falling back to English; an unknown key is returned as it is."""
     found = _lookup(UI, key, lang)
+    if found is None:
+        from .ui_text import SHELL
+
+        found = _lookup(SHELL, key, lang)
     return key if found is None else found
 
 
