@@ -16,7 +16,7 @@ from pathlib import Path
 import safetensors.torch
 import torch
 
-from .config import ConfigError, ModelConfig
+from .config import ConfigError, ModelConfig, parameter_count
 from .model import MiniGPT
 from .tokenizer import Vocabulary
 
@@ -130,12 +130,18 @@ def from_bytes(data: bytes) -> Checkpoint:
     train_state = info.get("train", {})
     if not isinstance(train_state, dict):
         raise CheckpointError("The checkpoint's training state must be a JSON object.")
+    # A tiny file whose config describes a huge model must not make us allocate that model first.
+    needed = parameter_count(config, vocab.size) * 4
+    if needed > len(data):
+        raise CheckpointError(
+            f"The file is {len(data):,} bytes, too small for the model its config describes ({needed:,} bytes of weights)."
+        )
     try:
         tensors = safetensors.torch.load(data)
     except Exception as exc:  # safetensors raises its own error types for broken files
         raise CheckpointError(f"The checkpoint's weights cannot be read: {exc}") from None
     rows = tensors.get("token_embedding.weight")
-    if rows is not None and rows.shape[0] != vocab.size:
+    if rows is not None and rows.dim() >= 1 and rows.shape[0] != vocab.size:
         raise CheckpointError(
             f"The vocabulary map has {vocab.size:,} rows but the embedding has {rows.shape[0]:,}: they do not belong together."
         )
@@ -198,12 +204,24 @@ def import_tutorial(state: dict, *, num_heads: int | None = None, context_length
         config = ModelConfig(context_length=context_length, d_model=d_model, num_heads=heads,
                              num_blocks=num_blocks, ffn_mult=max(1, hidden.shape[0] // d_model), dropout=0.1,
                              norm="pre", qkv_bias=False, vocab="full", seed=0)
-    except ConfigError as exc:
+    except (ConfigError, IndexError) as exc:
         raise CheckpointError(f"The tutorial model's shapes do not make a valid config: {exc}") from None
-    vocab = Vocabulary("full", tuple(range(table_rows)))
-    model = MiniGPT(config, vocab.size)
+    try:
+        vocab = Vocabulary("full", tuple(range(table_rows)))
+        model = MiniGPT(config, vocab.size)
+    except ConfigError as exc:
+        raise CheckpointError(f"The tutorial model cannot be used here: {exc}") from None
+    try:
+        ours = _tutorial_tensors(state, get, emb, num_blocks, heads, attn, vocab.size)
+    except (RuntimeError, IndexError) as exc:  # torch.cat of mismatched shapes, a scalar where a matrix belongs
+        raise CheckpointError(f"The tutorial checkpoint's tensors do not fit together ({exc}).") from None
+    _fill(model, ours)
+    return Checkpoint(model.eval(), vocab, {}, source="tutorial")
 
-    d = d_model
+
+def _tutorial_tensors(state, get, emb, num_blocks, heads, attn, vocab_size) -> dict[str, torch.Tensor]:
+    """The tutorial's tensors renamed and stacked into MiniGPT's layout (shapes are checked by _fill)."""
+    table_rows, d = emb.shape
     ours = {"token_embedding.weight": torch.cat([emb, torch.zeros(1, d)])}  # + the <unk> row
     for i in range(num_blocks):
         block, a = f"transformer_blocks.{i}.", attn.format(i)
@@ -217,13 +235,12 @@ def import_tutorial(state: dict, *, num_heads: int | None = None, context_length
     ours["final_norm.weight"] = get(f"transformer_blocks.{num_blocks}.weight")
     ours["final_norm.bias"] = get(f"transformer_blocks.{num_blocks}.bias")
     out_w, out_b = get("language_model_out_linear_layer.weight"), get("language_model_out_linear_layer.bias")
-    pad = vocab.size - out_w.shape[0]
+    pad = vocab_size - out_w.shape[0]
     if out_w.shape[1] != d or not 1 <= pad <= 2:
         raise CheckpointError(f"language_model_out_linear_layer has shape {tuple(out_w.shape)}; expected ({table_rows - 1}, {d}).")
     ours["lm_head.weight"] = torch.cat([out_w, torch.zeros(pad, d)])
     ours["lm_head.bias"] = torch.cat([out_b, torch.full((pad,), UNREACHABLE_LOGIT)])
-    _fill(model, ours)
-    return Checkpoint(model.eval(), vocab, {}, source="tutorial")
+    return ours
 
 
 def load_any(data: bytes, *, num_heads: int | None = None, context_length: int = 16) -> Checkpoint:
