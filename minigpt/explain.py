@@ -12,7 +12,7 @@ STAGE_TEXT: dict[str, dict[str, str]] = {
         "en": "Each token id picks one row of a learned table (nn.Embedding): a list of d_model numbers "
               "that stands for that token. Nothing is computed yet; it is a lookup. Look along a row: "
               "that is one token's vector. Two rows for the same token are identical, whatever comes before it.",
-        "zh": "每个 token id 从一张可学习的表（nn.Embedding）里取出一行：d_model 个数，就是这个词的向量。"
+        "zh": "词嵌入：每个 token id 从一张可学习的表（nn.Embedding）里取出一行：d_model 个数，就是这个词的向量。"
               "这一步没有计算，只是查表。每一行对应一个词；同一个词无论出现在哪里，这一行都完全一样——"
               "模型此时还不知道词的顺序。",
     },
@@ -127,9 +127,12 @@ STAGE_TEXT: dict[str, dict[str, str]] = {
               "而且不同的词关掉的单元不一样。",
     },
     "ffn.out": {
-        "en": "The second layer of the feed-forward network brings the vector back to d_model numbers, so it can "
-              "be added to the residual stream.",
-        "zh": "前馈网络的第二层把向量压回 d_model 维，这样才能通过残差连接加回主干。",
+        "en": "The second layer of the feed-forward network brings each vector back from ffn_mult × d_model to "
+              "d_model numbers, so it can be added to the residual stream. Like the attention output, it is one of "
+              "the two corrections a block makes to every token's vector; compare how strong its colours are with "
+              "the vector it is added to.",
+        "zh": "前馈网络的第二层把每个向量从 ffn_mult × d_model 维压回 d_model 维，这样才能通过残差连接加回主干。"
+              "它和注意力的输出一样，是一个块对每个词向量所做的两次“修正”之一；可以比较它和被加上的那个向量的颜色深浅。",
     },
     "resid2": {
         "en": "Second residual connection: the feed-forward output is added to its input, x + ffn(x). "
@@ -144,10 +147,11 @@ STAGE_TEXT: dict[str, dict[str, str]] = {
               "pre-LN 中它是前馈网络的输入。",
     },
     "final.norm": {
-        "en": "Pre-LN models leave the residual stream un-normalised inside the blocks, so one last LayerNorm "
-              "brings every position to mean 0 and standard deviation 1 before the output layer.",
-        "zh": "pre-LN 模型在块内部不对残差主干做归一化，所以在输出层之前还要做最后一次层归一化，"
-              "让每个位置均值为 0、标准差为 1。",
+        "en": "Pre-LN models never normalise the residual stream itself inside the blocks, so its numbers grow "
+              "block after block. One last LayerNorm brings every position back to mean 0 and standard deviation 1 "
+              "before the output layer; compare the colour bar with the last residual's.",
+        "zh": "pre-LN 模型在块内部从不对残差主干本身做归一化，所以数值会一块比一块大。"
+              "在输出层之前，最后一次层归一化把每个位置拉回均值 0、标准差 1；可以和最后一个残差连接的颜色刻度对比一下。",
     },
     "logits": {
         "en": "The output layer turns each position's vector into one score per vocabulary entry: how strongly "

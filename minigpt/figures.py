@@ -121,7 +121,7 @@ def _scale(z: np.ndarray, signed: bool | None, prefix: str = "z") -> dict:
 
 
 def _height(rows: int, height: int | None) -> int:
-    return int(height) if height else int(min(1500, max(320, 150 + 22 * rows)))
+    return int(height) if height else int(min(1600, max(320, 170 + 28 * rows)))
 
 
 def _layout(title: str, height: int, **extra) -> dict:
@@ -149,10 +149,12 @@ def _axis(title: str, labels: Sequence | None, *, reverse: bool = False, angle: 
     return axis
 
 
-def _masked_trace(mask: np.ndarray, x: list, y: list, *, lang: str, showlegend: bool, **where) -> go.Heatmap:
+def _masked_trace(
+    mask: np.ndarray, x: list, y: list, *, lang: str, showlegend: bool, cell_text: bool = True, **where
+) -> go.Heatmap:
     """The −∞ cells as their own grey layer, with a legend entry and the −∞ sign in small matrices."""
     cells = np.where(mask, np.float32(1.0), np.float32(np.nan)).astype(np.float32)
-    small = mask.shape[0] <= 24 and mask.shape[1] <= 24
+    small = cell_text and mask.shape[0] <= 24 and mask.shape[1] <= 24
     return go.Heatmap(
         z=cells, x=x, y=y,
         colorscale=[[0, MASKED_GREY], [1, MASKED_GREY]], zmin=0, zmax=1, showscale=False,
@@ -358,14 +360,17 @@ def _panels(
     for (z, mask), (xref, yref) in zip(cleaned, refs):
         data.append(go.Heatmap(z=z, x=x, y=y, xaxis=xref, yaxis=yref, coloraxis="coloraxis", hovertemplate=hover))
         if mask.any():
-            data.append(_masked_trace(mask, x, y, lang=lang, showlegend=not legend_shown, xaxis=xref, yaxis=yref))
+            data.append(_masked_trace(mask, x, y, lang=lang, showlegend=not legend_shown, cell_text=False,
+                                      xaxis=xref, yaxis=yref))
             legend_shown = True
     scale = _scale(np.concatenate([z.ravel() for z, _ in cleaned]), signed, prefix="c")
     rows = math.ceil(len(matrices) / cols)
     layout = _layout(title, min(2400, max(340, 120 + rows * (row_height + 60))), **axes)
     layout["annotations"] = annotations
     layout["coloraxis"] = dict(colorbar=dict(thickness=16), **scale)
-    layout["margin"] = dict(l=10, r=10, t=100 if title else 60, b=10)
+    layout["margin"] = dict(l=10, r=10, t=100 if title else 60, b=50 if legend_shown else 10)
+    # Subplot titles sit where a top legend would go: the masked legend goes to the bottom left.
+    layout["legend"] = dict(orientation="h", yref="container", y=0, yanchor="bottom", x=0, xanchor="left")
     return go.Figure(data=data, layout=layout)
 
 
@@ -395,7 +400,7 @@ def head_grid(
         list(z_all), [f"{t('head', lang)} {h}" for h in range(heads)], x=x, y=y,
         x_title=t(spec.axes[-1], lang), y_title=t(spec.axes[-2], lang),
         signed=spec.key not in NON_NEGATIVE_STAGES, cols=min(heads, 4),
-        title=stage_title(trace, name, batch=batch, lang=lang), lang=lang, row_height=max(160, 18 * T),
+        title=stage_title(trace, name, batch=batch, lang=lang), lang=lang, row_height=max(200, 26 * T),
     )
 
 
@@ -508,6 +513,11 @@ def attention_lines(weights_2d, labels: Sequence[str], *, title: str = "", lang:
 
 
 # -- next-token views --------------------------------------------------------------------------
+def _percent(p: float) -> str:
+    """`"42.0%"`, `"0.37%"`: small probabilities keep two significant digits."""
+    return f"{p * 100:.1f}%" if p >= 0.01 else f"{p * 100:.2g}%"
+
+
 def topk_bars(probs_1d, vocab, *, k: int = 10, title: str = "", lang: str = "en") -> go.Figure:
     """The k most likely next tokens as horizontal bars, the most likely on top, with text, id and %."""
     p = probs_1d if isinstance(probs_1d, torch.Tensor) else torch.as_tensor(np.asarray(probs_1d))
@@ -519,13 +529,13 @@ def topk_bars(probs_1d, vocab, *, k: int = 10, title: str = "", lang: str = "en"
     values = top.values.numpy().astype(np.float32)
     trace = go.Bar(
         x=values, y=names, orientation="h", marker=dict(color="#2a788e"),
-        text=[f"{v * 100:.1f}%" for v in values], textposition="outside", cliponaxis=False,
+        text=[_percent(v) for v in values], textposition="outside", cliponaxis=False,
         hovertemplate="%{y}<br>%{x:.3%}<extra></extra>",
     )
     top_value = float(values.max()) if values.size else 1.0
     layout = _layout(
         title or t("next token", lang), max(300, 120 + 34 * len(rows)),
-        xaxis=dict(title=dict(text=t("probability", lang)), tickformat=".0%", range=[0, top_value * 1.18 or 1],
+        xaxis=dict(title=dict(text=t("probability", lang)), tickformat=".3~%", range=[0, top_value * 1.2 or 1],
                    showgrid=True, gridcolor="#e5e5e5"),
         yaxis=dict(type="category", autorange="reversed", automargin=True),
     )
@@ -546,7 +556,7 @@ def topk_table(probs_2d, vocab, labels: Sequence[str], *, k: int = 5, lang: str 
         table[t("next token", lang)].append(visible_text(vocab.row_text(rows[0])))
         table[t("probability", lang)].append(values[0])
         for rank, value, row in zip(ranks, values, rows):
-            table[rank].append(f"{visible_text(vocab.row_text(row))} ({value * 100:.1f}%)")
+            table[rank].append(f"{visible_text(vocab.row_text(row))} ({_percent(value)})")
     return pd.DataFrame(table)
 
 
@@ -577,7 +587,8 @@ def token_loss_bar(
     if uniform_loss is not None:
         fig.add_hline(y=float(uniform_loss), line=dict(color="#444", dash="dash", width=2),
                       annotation_text=_esc(t("uniform_guess", lang).format(loss=float(uniform_loss))),
-                      annotation_position="top left", annotation_font_size=FONT_SIZE - 1)
+                      annotation_position="top right", annotation_font_size=FONT_SIZE - 1,
+                      annotation_bgcolor="rgba(255,255,255,0.85)")
     return fig
 
 
