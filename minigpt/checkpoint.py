@@ -168,6 +168,14 @@ def _torch_load(data: bytes) -> dict:
         ) from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError("The .pt file does not hold a state_dict (a dict of tensors).")
+    # torch.save stores tensors uncompressed, so real weights take about as many bytes as the file; stride-0
+    # or overlapping views can describe gigabytes in a few bytes, and the import would materialise them.
+    described = sum(v.numel() * v.element_size() for v in state.values())
+    if described > 2 * len(data) + 1_000_000:
+        raise CheckpointError(
+            f"The file is {len(data):,} bytes but its tensors describe {described:,} bytes of weights "
+            "(repeated or overlapping memory); it was refused."
+        )
     return state
 
 

@@ -120,7 +120,11 @@ def parse_page_param(raw, allowed: range | tuple) -> object | None:
     if raw is None:
         return None
     if isinstance(allowed, range):
-        return int(raw) if str(raw).isdigit() and int(raw) in allowed else None
+        try:  # "²" is a digit to str.isdigit but not to int(); 5000 digits overflow int()'s limit
+            value = int(str(raw).strip()) if str(raw).strip().isdecimal() else None
+        except ValueError:
+            return None
+        return value if value in allowed else None
     return raw if raw in allowed else None
 
 
