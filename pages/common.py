@@ -159,7 +159,8 @@ def model_choice(c: Controls, corpus_text: str) -> tuple[MiniGPT, Vocabulary, st
             step = ckpt.train_state.get("step", "?") if isinstance(ckpt.train_state, dict) else "?"
             label = "trained in this session" if c.model == "trained" else "loaded checkpoint"
             return ckpt.model, ckpt.vocab, f"{c.model}:{tag}:{id(ckpt)}", f"{label} (step {step})"
-        st.session_state[KEY + "model"] = "fresh"
+        # No checkpoint yet: show the fresh model (the sidebar says why). The radio's key cannot be written
+        # here: the widget already exists in this run (StreamlitWidgetAlreadyInstantiatedError).
     config = c.model_config()
     vocab = _vocabulary(_text_key(corpus_text), config.vocab, corpus_text)
     model = _fresh_model(config, vocab.size)
