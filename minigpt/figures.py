@@ -120,8 +120,17 @@ def _scale(z: np.ndarray, signed: bool | None, prefix: str = "z") -> dict:
     return {"colorscale": SEQUENTIAL, f"{prefix}min": 0.0, f"{prefix}max": hi if hi > 0 else 1.0}
 
 
-def _height(rows: int, height: int | None) -> int:
-    return int(height) if height else int(min(1600, max(320, 170 + 28 * rows)))
+def _height(rows: int, height: int | None, *, square: bool = False) -> int:
+    """Tall enough for a readable label per row; a square (T×T) figure stays within a typical page width."""
+    if height:
+        return int(height)
+    return int(min(900 if square else 1300, max(320, 170 + 28 * rows)))
+
+
+def _make_square(xaxis: dict, yaxis: dict) -> None:
+    """Square cells; the shrunk side keeps to the top left, next to its tick labels."""
+    xaxis.update(constrain="domain", constraintoward="left")
+    yaxis.update(scaleanchor="x", constrain="domain", constraintoward="top")
 
 
 def _layout(title: str, height: int, **extra) -> dict:
@@ -204,14 +213,11 @@ def heatmap(
         data.append(_masked_trace(mask, x, y, lang=lang, showlegend=True))
     rows, cols = z.shape
     square = rows == cols and rows > 1
+    xaxis = _axis(x_title, x, angle=-60 if isinstance(x[0], str) and cols > 8 else None)
     yaxis = _axis(y_title, y, reverse=True)
     if square:
-        yaxis.update(scaleanchor="x", constrain="domain")
-    layout = _layout(
-        title, _height(rows, height),
-        xaxis=_axis(x_title, x, angle=-60 if isinstance(x[0], str) and cols > 8 else None),
-        yaxis=yaxis,
-    )
+        _make_square(xaxis, yaxis)
+    layout = _layout(title, _height(rows, height, square=square), xaxis=xaxis, yaxis=yaxis)
     return go.Figure(data=data, layout=layout)
 
 
@@ -229,9 +235,9 @@ def _mask_figure(mask, labels: list[str], title: str, lang: str) -> go.Figure:
         xgap=1, ygap=1,
         hovertemplate=f"{_esc(t('query', lang))}: %{{y}}<br>{_esc(t('key', lang))}: %{{x}}<br>%{{customdata}}<extra></extra>",
     )
-    yaxis = _axis(t("query", lang), y, reverse=True)
-    yaxis.update(scaleanchor="x", constrain="domain")
-    layout = _layout(title, _height(len(labels), None), xaxis=_axis(t("key", lang), x, angle=-60), yaxis=yaxis)
+    xaxis, yaxis = _axis(t("key", lang), x, angle=-60), _axis(t("query", lang), y, reverse=True)
+    _make_square(xaxis, yaxis)
+    layout = _layout(title, _height(len(labels), None, square=True), xaxis=xaxis, yaxis=yaxis)
     return go.Figure(data=[trace], layout=layout)
 
 
@@ -263,9 +269,10 @@ def stage_title(trace, name: str, *, batch: int | None = None, head: int | None 
 
 def top_vocab_rows(probs_2d, max_columns: int) -> list[int]:
     """Vocabulary rows worth a column: the max_columns most probable at any position, most probable first."""
-    p = probs_2d if isinstance(probs_2d, torch.Tensor) else torch.as_tensor(probs_2d)
-    best = p.max(dim=0).values
-    return torch.topk(best, min(int(max_columns), best.numel())).indices.tolist()
+    best = _array(probs_2d).max(axis=0)
+    k = min(int(max_columns), best.size)
+    part = np.argpartition(-best, k - 1)[:k] if k < best.size else np.arange(best.size)
+    return part[np.argsort(-best[part], kind="stable")].tolist()
 
 
 def stage_heatmap(
@@ -470,36 +477,42 @@ def position_similarity(table, *, lang: str = "en") -> go.Figure:
 
 
 # -- attention as lines ------------------------------------------------------------------------
-def attention_lines(weights_2d, labels: Sequence[str], *, title: str = "", lang: str = "en") -> go.Figure:
-    """bertviz's head view: queries on the left, keys on the right, a line per weight ≥ 0.01, opacity = weight."""
+def attention_lines(
+    weights_2d, labels: Sequence[str], *, title: str = "", lang: str = "en", focus: int | None = None
+) -> go.Figure:
+    """bertviz's head view: queries on the left, keys on the right, a line per weight ≥ 0.01, opacity = weight.
+
+    focus: draw only the lines of that query position (its label is drawn bold).
+    """
     w = _array(weights_2d)
     _check_2d(w, labels, labels)
     T = w.shape[0]
+    if focus is not None:
+        if not 0 <= focus < T:
+            raise ValueError(f"Position {focus} does not exist: there are {T} positions.")
+        w = np.where(np.arange(T)[:, None] == focus, w, np.float32(0)).astype(np.float32)
     names = _esc_all(labels)
     ys = -np.arange(T, dtype=np.float32)
     # Lines are grouped by opacity (steps of 0.05): a handful of traces instead of one per line.
-    groups: dict[int, tuple[list, list]] = {}
-    mid_x, mid_y, mid_text = [], [], []
-    for i in range(T):
-        for j in range(T):  # with the causal mask the future weights are 0 and skipped below
-            weight = float(w[i, j])
-            if not weight >= 0.01:
-                continue
-            xs, yv = groups.setdefault(max(1, round(weight * 20)), ([], []))
-            xs += [0.0, 1.0, None]
-            yv += [float(ys[i]), float(ys[j]), None]
-            mid_x.append(0.5)
-            mid_y.append(float(ys[i] + ys[j]) / 2)
-            mid_text.append(f"{names[i]} → {names[j]}: {weight:.4f}")
-    data = [
-        go.Scatter(x=xs, y=yv, mode="lines", line=dict(color="#1f5fbf", width=3), opacity=min(1.0, level / 20),
-                   hoverinfo="skip", showlegend=False)
-        for level, (xs, yv) in sorted(groups.items())
-    ]
-    data.append(go.Scatter(x=mid_x, y=mid_y, mode="markers", marker=dict(size=8, opacity=0), text=mid_text,
+    # NaN separates the segments of one trace (numpy arrays keep plotly's validation cheap).
+    query, key = np.nonzero(np.nan_to_num(w, nan=0.0) >= 0.01)  # with the causal mask, never key > query
+    kept = w[query, key]
+    levels = np.maximum(1, np.rint(kept * 20)).astype(int)
+    data = []
+    for level in np.unique(levels):
+        pick = levels == level
+        n = int(pick.sum())
+        xs = np.tile(np.array([0.0, 1.0, np.nan], dtype=np.float32), n)
+        yv = np.stack([ys[query[pick]], ys[key[pick]], np.full(n, np.nan, dtype=np.float32)], axis=1).ravel()
+        data.append(go.Scatter(x=xs, y=yv, mode="lines", line=dict(color="#1f5fbf", width=3),
+                               opacity=min(1.0, level / 20), hoverinfo="skip", showlegend=False))
+    text = [f"{names[i]} → {names[j]}: {weight:.4f}" for i, j, weight in zip(query.tolist(), key.tolist(), kept.tolist())]
+    data.append(go.Scatter(x=np.full(len(text), 0.5, dtype=np.float32), y=(ys[query] + ys[key]) / 2,
+                           mode="markers", marker=dict(size=8, opacity=0), text=text,
                            hovertemplate="%{text}<extra></extra>", showlegend=False))
     for side, x, pos in ((t("query", lang), 0.0, "middle left"), (t("key", lang), 1.0, "middle right")):
-        data.append(go.Scatter(x=[x] * T, y=ys, mode="markers+text", text=names, textposition=pos,
+        shown = names if focus is None or x else [f"<b>{n}</b>" if i == focus else n for i, n in enumerate(names)]
+        data.append(go.Scatter(x=[x] * T, y=ys, mode="markers+text", text=shown, textposition=pos,
                                textfont=dict(size=FONT_SIZE), marker=dict(size=9, color="#1f5fbf"),
                                hovertemplate="%{text}<extra>" + _esc(side) + "</extra>", showlegend=False))
     hidden = dict(visible=False, fixedrange=True)

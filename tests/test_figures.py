@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 import pytest
 import torch
 
-from minigpt import MiniGPT, ModelConfig, Vocabulary, figures, sinusoidal_table, tokenize
+from minigpt import MiniGPT, ModelConfig, Switches, Vocabulary, figures, sinusoidal_table, tokenize
 from minigpt.figures import _esc_all
 from minigpt.stages import spec_of
 
@@ -259,6 +259,26 @@ def test_attention_lines_draw_each_weight_once(traced, compact_vocab, batch_rows
     assert hover.text[-1].endswith(f"{weights[i, j].item():.4f}")
     columns = [s for s in fig.data if s.mode == "markers+text"]
     assert [list(c.text) for c in columns] == [_esc_all(labels)] * 2
+    focused = figures.attention_lines(weights, labels, focus=5)
+    hover = [s for s in focused.data if s.mode == "markers"][0]
+    assert len(hover.text) == int((weights[5] >= 0.01).sum()) and all(x.startswith(_esc_all(labels)[5]) for x in hover.text)
+    with pytest.raises(ValueError, match="Position 16"):
+        figures.attention_lines(weights, labels, focus=16)
+
+
+def test_without_the_causal_mask_nothing_is_grey_and_lines_reach_the_future(compact_vocab, batch_rows):
+    model = MiniGPT(ModelConfig(), compact_vocab.size).eval()
+    trace = model.run_with_trace(batch_rows, Switches(causal_mask=False))
+    labels = _labels_per_row(compact_vocab, batch_rows)
+    fig = figures.stage_heatmap(trace, "blocks.0.attn.masked", labels=labels)
+    assert len(_heatmaps(fig)) == 1 and np.isfinite(np.asarray(fig.data[0].z)).all()
+    mask = figures.stage_heatmap(trace, "blocks.0.attn.mask", labels=labels)
+    assert (np.asarray(mask.data[0].z) == 0).all()
+    lines = figures.attention_lines(trace["blocks.0.attn.weights"][0, 0], labels[0])
+    hover = [s for s in lines.data if s.mode == "markers"][0]
+    first = _esc_all(labels[0])[0]
+    from_first = [text for text in hover.text if text.startswith(first + " → ")]
+    assert len(from_first) > 1  # the first token now looks at later tokens too
 
 
 # -- next-token views --------------------------------------------------------------------------
