@@ -139,7 +139,6 @@ def _layout(title: str, height: int, **extra) -> dict:
         font=dict(size=FONT_SIZE),
         height=height,
         margin=dict(l=10, r=10, t=70, b=10),
-        plot_bgcolor="white",
         hoverlabel=dict(font_size=FONT_SIZE),
         legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
     )
@@ -436,28 +435,40 @@ def compare_heatmaps(
 
 
 # -- positional encoding -----------------------------------------------------------------------
+CURVE_COLOURS = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000", "#f0e442")  # Okabe–Ito
+
+
 def positional_curves(table, dims: Sequence[int], *, lang: str = "en") -> go.Figure:
-    """Value of chosen dimensions of the sinusoidal table against position: fast waves first, slow later."""
+    """Chosen dimensions of the sinusoidal table against position: dots are the table's values, the thin line
+    the sine or cosine wave they are sampled from (fast waves on the left dimensions, slow ones on the right)."""
     z = _array(table)
     if z.ndim != 2:
         raise ValueError(f"The positional table must be [position, d_model], got shape {tuple(z.shape)}.")
     bad = [d for d in dims if not 0 <= int(d) < z.shape[1]]
     if bad:
         raise ValueError(f"Dimensions {bad} do not exist: d_model is {z.shape[1]} (0 … {z.shape[1] - 1}).")
-    positions = np.arange(z.shape[0])
-    data = [
-        go.Scatter(
-            x=positions, y=z[:, int(d)], mode="lines+markers", line=dict(width=3),
-            name=f"{t('dimension', lang)} {int(d)} ({'sin' if int(d) % 2 == 0 else 'cos'})",
-            hovertemplate=f"{t('position', lang)} %{{x}}<br>%{{y:.4f}}<extra>{t('dimension', lang)} {int(d)}</extra>",
-        )
-        for d in dims
-    ]
+    T, d_model = z.shape
+    positions = np.arange(T)
+    smooth = np.linspace(0, max(T - 1, 1), 400, dtype=np.float32)
+    data = []
+    for n, dim in enumerate(int(d) for d in dims):
+        colour = CURVE_COLOURS[n % len(CURVE_COLOURS)]
+        wave = "sin" if dim % 2 == 0 else "cos"
+        name = f"{t('dimension', lang)} {dim} ({wave})"
+        # The notebook's formula: angle = position / 10000^(2i / d_model) for the pair i = dim // 2.
+        angle = smooth * math.exp(-(dim - dim % 2) * math.log(10000.0) / d_model)
+        data.append(go.Scatter(x=smooth, y=np.sin(angle) if wave == "sin" else np.cos(angle), mode="lines",
+                               line=dict(color=colour, width=1.5), opacity=0.5, legendgroup=name,
+                               showlegend=False, hoverinfo="skip"))
+        data.append(go.Scatter(
+            x=positions, y=z[:, dim], mode="markers", marker=dict(color=colour, size=9), name=name,
+            legendgroup=name,
+            hovertemplate=f"{t('position', lang)} %{{x}}<br>%{{y:.4f}}<extra>{t('dimension', lang)} {dim}</extra>",
+        ))
     layout = _layout(
         t("positional_curves_title", lang), 420,
-        xaxis=dict(title=dict(text=t("position", lang)), showgrid=True, gridcolor="#e5e5e5", zeroline=False),
-        yaxis=dict(title=dict(text=t("value", lang)), range=[-1.1, 1.1], showgrid=True, gridcolor="#e5e5e5",
-                   zeroline=True, zerolinecolor="#999"),
+        xaxis=dict(title=dict(text=t("position", lang)), zeroline=False),
+        yaxis=dict(title=dict(text=t("value", lang)), range=[-1.1, 1.1], zeroline=True),
     )
     layout["legend"] = dict(orientation="v", x=1.01, xanchor="left", y=1.0)
     return go.Figure(data=data, layout=layout)
@@ -548,8 +559,7 @@ def topk_bars(probs_1d, vocab, *, k: int = 10, title: str = "", lang: str = "en"
     top_value = float(values.max()) if values.size else 1.0
     layout = _layout(
         title or t("next token", lang), max(300, 120 + 34 * len(rows)),
-        xaxis=dict(title=dict(text=t("probability", lang)), tickformat=".3~%", range=[0, top_value * 1.2 or 1],
-                   showgrid=True, gridcolor="#e5e5e5"),
+        xaxis=dict(title=dict(text=t("probability", lang)), tickformat=".3~%", range=[0, top_value * 1.2 or 1]),
         yaxis=dict(type="category", autorange="reversed", automargin=True),
     )
     return go.Figure(data=[trace], layout=layout)
@@ -594,7 +604,7 @@ def token_loss_bar(
     layout = _layout(
         title or t("token_loss_title", lang), 420,
         xaxis=_axis(t("position", lang), labels, angle=-60 if len(labels) > 8 else None),
-        yaxis=dict(title=dict(text=t("loss", lang)), rangemode="tozero", showgrid=True, gridcolor="#e5e5e5"),
+        yaxis=dict(title=dict(text=t("loss", lang)), rangemode="tozero"),
     )
     fig = go.Figure(data=[trace], layout=layout)
     if uniform_loss is not None:
