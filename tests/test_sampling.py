@@ -166,3 +166,25 @@ def test_bad_sampling_settings(model, compact_vocab, options, pattern):
 def test_empty_prompt_is_refused(model, compact_vocab):
     with pytest.raises(InputError):
         generate(model, compact_vocab, "  ")
+
+
+# -- the top-k / top-p filter on a known distribution ----------------------------------------------------
+@pytest.mark.parametrize(
+    "top_k,top_p,expected",
+    [
+        (0, 1.0, [0.5, 0.3, 0.15, 0.05]),
+        (2, 1.0, [0.625, 0.375, 0.0, 0.0]),
+        (1, 1.0, [1.0, 0.0, 0.0, 0.0]),
+        (0, 0.5, [1.0, 0.0, 0.0, 0.0]),       # the first token alone reaches 0.5
+        (0, 0.8, [0.625, 0.375, 0.0, 0.0]),   # 0.5 + 0.3 reaches 0.8
+        (0, 0.81, [0.5 / 0.95, 0.3 / 0.95, 0.15 / 0.95, 0.0]),
+        (3, 0.6, [0.625, 0.375, 0.0, 0.0]),
+    ],
+)
+def test_filter_keeps_the_smallest_set_reaching_top_p(top_k, top_p, expected):
+    from minigpt.sampling import _filter
+
+    probs = torch.tensor([0.3, 0.05, 0.5, 0.15])  # shuffled so the filter has to sort
+    order = [2, 0, 3, 1]  # most to least likely
+    got = _filter(probs.clone(), top_k, top_p)[order]
+    torch.testing.assert_close(got, torch.tensor(expected), atol=1e-6, rtol=0)
