@@ -118,7 +118,11 @@ def sales_textbook(
         path.unlink()  # truncated or altered: discard and download again
     if not path.exists():
         download(url, path, timeout=timeout, sha256=sha256)
-    return Corpus("sales", "Sales textbook", path.read_text(encoding="utf-8"))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise CorpusError(f"{path} is not UTF-8 text; delete it to download it again.") from None
+    return Corpus("sales", "Sales textbook", text)
 
 
 def builtin() -> Corpus:
@@ -140,9 +144,18 @@ def load(name: str, **kwargs) -> tuple[Corpus, str | None]:
 
 
 def decode_upload(data: bytes, *, max_bytes: int = MAX_UPLOAD_BYTES) -> str:
-    """Text of an uploaded .txt file: UTF-8 only; binary files and other encodings get a clear error."""
+    """Text of an uploaded .txt file: UTF-8 (or UTF-16 with a BOM, as Windows Notepad saves "Unicode");
+    binary files and other encodings get a clear error."""
     if len(data) > max_bytes:
         raise CorpusError(f"The file is {len(data):,} bytes; the limit is {max_bytes:,}.")
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise CorpusError("The file starts like UTF-16 text but cannot be read. Save it as UTF-8.") from None
+        if "\x00" in text:
+            raise CorpusError("This looks like a binary file, not text. Upload a UTF-8 .txt file.")
+        return _non_empty(text)
     if b"\x00" in data[:8192]:
         raise CorpusError("This looks like a binary file, not text. Upload a UTF-8 .txt file.")
     try:
@@ -151,6 +164,10 @@ def decode_upload(data: bytes, *, max_bytes: int = MAX_UPLOAD_BYTES) -> str:
         raise CorpusError(
             f"The file is not UTF-8 text (byte {exc.start} cannot be read). Save it as UTF-8 and upload it again."
         ) from None
+    return _non_empty(text)
+
+
+def _non_empty(text: str) -> str:
     if not text.strip():
         raise CorpusError("The file holds no text.")
     return text

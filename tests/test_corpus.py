@@ -194,6 +194,14 @@ def test_load_falls_back_to_the_builtin_corpus_with_a_message(tmp_path):
     assert leftovers(tmp_path) == []
 
 
+def test_cached_file_that_is_not_utf8_is_a_corpus_error(tmp_path):
+    (tmp_path / corpus.SALES_TEXTBOOK_FILE).write_bytes("Café".encode("latin-1"))
+    with pytest.raises(CorpusError, match="is not UTF-8 text; delete it"):
+        sales_textbook(url=dead_url(), directory=tmp_path, sha256=None)
+    fallback, message = corpus.load("sales", url=dead_url(), directory=tmp_path, sha256=None)
+    assert fallback.name == "builtin" and "not UTF-8" in message
+
+
 def test_load_by_name():
     builtin, message = corpus.load("builtin")
     assert builtin.name == "builtin" and message is None
@@ -211,6 +219,23 @@ def test_upload_utf8_and_bom():
     text = "销售 is selling.\n"
     assert decode_upload(text.encode("utf-8")) == text
     assert decode_upload(b"\xef\xbb\xbf" + text.encode("utf-8")) == text  # the BOM is dropped
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_upload_utf16_with_bom_is_read(codec):
+    # Windows Notepad's "Unicode" is UTF-16 with a BOM; it is text, not a binary file.
+    text = "销售 is selling.\n"
+    data = text.encode(codec)
+    if codec != "utf-16":  # the plain codec writes its own BOM
+        data = ("\ufeff" + text).encode(codec)
+    assert decode_upload(data) == text
+
+
+def test_upload_broken_utf16():
+    with pytest.raises(CorpusError, match="UTF-16 text but cannot be read"):
+        decode_upload(b"\xff\xfe" + "\ud800".encode("utf-16-le", "surrogatepass"))
+    with pytest.raises(CorpusError, match="holds no text"):
+        decode_upload(" ".encode("utf-16"))
 
 
 def test_upload_binary_file_is_refused():
