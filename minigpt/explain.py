@@ -12,7 +12,7 @@ STAGE_TEXT: dict[str, dict[str, str]] = {
         "en": "Each token id picks one row of a learned table (nn.Embedding): a list of d_model numbers "
               "that stands for that token. Nothing is computed yet; it is a lookup. Look along a row: "
               "that is one token's vector. Two rows for the same token are identical, whatever comes before it.",
-        "zh": "词嵌入：每个 token id 从一张可学习的表（nn.Embedding）里取出一行：d_model 个数，就是这个词的向量。"
+        "zh": "词嵌入：每个 token id 到一张可学习的表（nn.Embedding）里取出对应的一行——d_model 个数，这就是这个词的向量。"
               "这一步没有计算，只是查表。每一行对应一个词；同一个词无论出现在哪里，这一行都完全一样——"
               "模型此时还不知道词的顺序。",
     },
@@ -41,15 +41,18 @@ STAGE_TEXT: dict[str, dict[str, str]] = {
     "attn.k": {
         "en": "Keys: the same vectors times a different matrix Wk, split into heads the same way. A key is "
               "what this token offers to others. A query and a key that point the same way give a large "
-              "score in the next step.",
+              "score in the next step. Compare a row here with the same row of Q: the same token, different numbers, "
+              "because Wq and Wk are different matrices.",
         "zh": "键 K：同样的向量乘以另一个矩阵 Wk，按同样方式拆成多个头。K 表示“这个词能提供什么”。"
-              "下一步里，方向相近的 Q 和 K 会得到较大的分数。",
+              "下一步里，方向相近的 Q 和 K 会得到较大的分数。把这里的某一行和 Q 的同一行比较：同一个词，数字却不同，"
+              "因为 Wq 和 Wk 是两个不同的矩阵。",
     },
     "attn.v": {
         "en": "Values: a third projection, Wv. A value is what a token hands over once someone attends to "
-              "it. The attention weights will decide how much of each row of V goes into each output.",
+              "it. The attention weights will decide how much of each row of V goes into each output, so keep this "
+              "heatmap in mind when you reach Weights @ V.",
         "zh": "值 V：第三个投影 Wv。V 是一个词被“关注”之后真正交出去的内容。"
-              "后面的注意力权重决定每个输出从 V 的各行里各取多少。",
+              "后面的注意力权重决定每个输出从 V 的各行里各取多少；看到“权重 @ V”那一步时，可以回来对照这张图。",
     },
     "attn.scores": {
         "en": "Every query is compared with every key by a dot product, giving a T×T table: row i, column j "
@@ -88,9 +91,10 @@ STAGE_TEXT: dict[str, dict[str, str]] = {
     },
     "attn.concat": {
         "en": "The heads' outputs are put side by side again: num_heads pieces of d_k numbers make d_model numbers "
-              "per position. In the heatmap the columns come in blocks of d_k, one block per head.",
+              "per position. In the heatmap the columns come in blocks of d_k, one block per head: the first d_k "
+              "columns are exactly head 0 of Weights @ V.",
         "zh": "把各个头的输出重新拼接起来：num_heads 份、每份 d_k 个数，拼回每个位置 d_model 个数。"
-              "图中的列按 d_k 一组分块，每一块来自一个注意力头。",
+              "图中的列按 d_k 一组分块，每一块来自一个注意力头：最前面的 d_k 列正是“权重 @ V”里第 0 个头的结果。",
     },
     "attn.out": {
         "en": "The output projection Wo mixes the concatenated heads into one d_model vector per position, so "
@@ -102,9 +106,9 @@ STAGE_TEXT: dict[str, dict[str, str]] = {
     "resid1": {
         "en": "Residual connection: the attention output is added to the block's input, x + attention(x). The "
               "block only has to learn a correction, and the original signal (and its gradient) passes straight "
-              "through. Compare with the input: the pattern of the embedding is still visible.",
+              "through. Compare with the block's input: its pattern is still plainly visible.",
         "zh": "残差连接：把注意力的输出加回到这个块的输入上，即 x + attention(x)。这样模型只需学习一个“修正量”，"
-              "原来的信号（以及梯度）可以直接穿过。和输入对比：嵌入的图案依然清晰可见。",
+              "原来的信号（以及梯度）可以直接穿过。和这个块的输入对比：原来的图案依然清晰可见。",
     },
     "norm1": {
         "en": "LayerNorm rescales each position's vector to mean 0 and standard deviation 1 (then applies a "
@@ -136,8 +140,10 @@ STAGE_TEXT: dict[str, dict[str, str]] = {
     },
     "resid2": {
         "en": "Second residual connection: the feed-forward output is added to its input, x + ffn(x). "
-              "Again the block only adds a correction on top of what was already there.",
-        "zh": "第二次残差连接：把前馈网络的输出加回它的输入，即 x + ffn(x)。同样，这个块只是在原有信息上加一个修正。",
+              "Again the block only adds a correction on top of what was already there: put this heatmap next to "
+              "the FFN's input and most of the pattern is still the same.",
+        "zh": "第二次残差连接：把前馈网络的输出加回它的输入，即 x + ffn(x)。同样，这个块只是在原有信息上加一个修正："
+              "把这张图和前馈网络的输入放在一起看，大部分图案没有变。",
     },
     "norm2": {
         "en": "The second LayerNorm: each position again gets mean 0 and standard deviation 1. In post-LN this is "
@@ -163,9 +169,11 @@ STAGE_TEXT: dict[str, dict[str, str]] = {
     "probs": {
         "en": "Softmax turns each row of logits into a probability distribution over the vocabulary: every row sums "
               "to 1. Row i is the model's guess for the token after position i; the brightest cell is its favourite. "
-              "An untrained model spreads its probability almost evenly, so every cell looks dark.",
+              "An untrained model spreads its probability almost evenly: read the colour bar, even the "
+              "brightest cell is tiny, close to 1 / vocabulary size.",
         "zh": "softmax 把每一行 logits 变成整个词表上的概率分布，每一行加起来等于 1。第 i 行是模型对第 i 个位置之后"
-              "下一个词的预测，最亮的格子就是它最看好的词。未训练的模型几乎平均分配概率，所以整张图都很暗。",
+              "下一个词的预测，最亮的格子就是它最看好的词。未训练的模型几乎平均分配概率：看看颜色刻度，"
+              "即使最亮的格子数值也很小，接近 1 / 词表大小。",
     },
 }
 
