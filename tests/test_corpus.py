@@ -1,6 +1,7 @@
 """Corpora: the atomic, cached download (against a local HTTP server), uploads, the split and batches."""
 from __future__ import annotations
 
+import gzip
 import hashlib
 import http.server
 import os
@@ -70,6 +71,22 @@ class Server:
 
     def route_lying(self, h):
         self._send(h, b"y" * 50_000, 50)  # declares 50 bytes, sends far more
+
+    def route_gzip(self, h):
+        packed = gzip.compress(BODY)
+        h.send_response(200)
+        h.send_header("Content-Encoding", "gzip")
+        h.send_header("Content-Length", str(len(packed)))
+        h.end_headers()
+        h.wfile.write(packed)
+
+    def route_gzip_bomb(self, h):
+        packed = gzip.compress(b"\0" * 2_000_000)  # about 2 KB on the wire
+        h.send_response(200)
+        h.send_header("Content-Encoding", "gzip")
+        h.send_header("Content-Length", str(len(packed)))
+        h.end_headers()
+        h.wfile.write(packed)
 
     def route_cut(self, h):
         self._send(h, b"z" * 10, 100_000)
@@ -155,6 +172,17 @@ def test_lying_length_never_writes_more_than_declared_and_the_hash_catches_it(se
     assert leftovers(tmp_path) == []
     path = corpus.download(server.url("/lying"), tmp_path / "g.txt", max_bytes=1000)
     assert path.read_bytes() == b"y" * 50  # the declared length, never the 50,000 sent
+
+
+def test_compressed_transfer_is_unpacked_and_checked(server, tmp_path):
+    result = sales_textbook(url=server.url("/gzip"), directory=tmp_path, sha256=BODY_SHA)
+    assert result.text == BODY.decode("utf-8")
+
+
+def test_compressed_body_is_limited_by_its_unpacked_size(server, tmp_path):
+    with pytest.raises(CorpusError, match=r"passed the limit of 100,000 bytes"):
+        corpus.download(server.url("/gzip-bomb"), tmp_path / "f.txt", max_bytes=100_000)
+    assert leftovers(tmp_path) == []
 
 
 def test_interrupted_download_leaves_no_file_and_no_temp_file(server, tmp_path):

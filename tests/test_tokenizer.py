@@ -196,3 +196,19 @@ def test_token_text_of_unassigned_cl100k_ids_does_not_crash():
     vocab = Vocabulary.from_dict({"mode": "full", "max_token_value": 100_276})
     assert "100256" in vocab.text(100_256)
     assert vocab.text(100_257) == "<|endoftext|>"
+
+
+# -- properties over arbitrary text ----------------------------------------------------------------------
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(min_size=1, max_size=40))
+def test_every_text_maps_to_rows_and_back(text):
+    for mode in ("compact", "char"):
+        vocab = Vocabulary.from_text(text, mode)
+        ids = tokenizer.encode(text, mode)
+        assert vocab.token_ids(vocab.rows(ids)) == ids  # every id of its own text has a row
+        assert all(0 <= r < vocab.unk_row for r in vocab.rows(ids))
+    assert tokenizer.decode(tokenizer.encode(text, "char"), "char") == text
+    assert cl100k().decode(tokenizer.encode(text, "compact")) == text  # hypothesis text has no lone surrogates
