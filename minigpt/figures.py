@@ -16,6 +16,7 @@ import html
 import io
 import math
 import re
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -274,6 +275,68 @@ def top_vocab_rows(probs_2d, max_columns: int) -> list[int]:
     return part[np.argsort(-best[part], kind="stable")].tolist()
 
 
+@dataclass(frozen=True)
+class StageSlice:
+    """The 2-D part of a stage that one view shows, with everything needed to draw or download it."""
+
+    name: str
+    values: np.ndarray          # [rows, columns] float32; −∞ kept
+    row_labels: list[str]       # token labels of the batch row shown
+    col_labels: list            # token labels (keys), vocabulary labels, or feature indices
+    x_title: str
+    y_title: str
+    title: str
+    signed: bool | None         # None: the causal mask (two colours, not a scale)
+
+
+def stage_slice(
+    trace,
+    name: str,
+    *,
+    labels,
+    batch: int = 0,
+    head: int = 0,
+    lang: str = "en",
+    max_columns: int | None = 64,
+    vocab=None,
+) -> StageSlice:
+    """Cut the [rows, columns] matrix a view shows out of any stage: batch row and head chosen, and for
+    logits/probs only the max_columns vocabulary columns most probable at some position (None: all)."""
+    spec = spec_of(name)
+    tensor = trace[name]
+    axes = spec.axes
+    if spec.key == "attn.mask":
+        labels = _row_labels(labels, batch, tensor.shape[0])
+        return StageSlice(name, _array(tensor), labels, labels, t("key", lang), t("query", lang),
+                          stage_title(trace, name, lang=lang), None)
+    if axes[0] == "batch":
+        if not 0 <= batch < tensor.shape[0]:
+            raise ValueError(f"Batch row {batch} does not exist: the batch has {tensor.shape[0]} rows.")
+        tensor = tensor[batch]
+    shown_head = None
+    if len(axes) > 1 and axes[1] == "head":
+        if not 0 <= head < tensor.shape[0]:
+            raise ValueError(f"Head {head} does not exist: this model has {tensor.shape[0]} heads.")
+        tensor, shown_head = tensor[head], head
+    shown_batch = batch if axes[0] == "batch" else None
+    title = stage_title(trace, name, batch=shown_batch, head=shown_head, lang=lang)
+    labels = _row_labels(labels, batch, tensor.shape[0])
+    y_title = t(axes[-2], lang)
+    signed = spec.key not in NON_NEGATIVE_STAGES
+    values = _array(tensor)
+    if axes[-1] == "vocab":
+        if vocab is None:
+            raise ValueError(f"The {name} view needs the vocabulary to label its columns (pass vocab=...).")
+        total = values.shape[-1]
+        rows = top_vocab_rows(trace["probs"][batch], max_columns or total)
+        x_title = t("vocab_top", lang).format(n=len(rows), total=total)
+        return StageSlice(name, values[:, rows], labels, [vocab_label(vocab, r) for r in rows], x_title, y_title,
+                          title, signed)
+    if axes[-1] == "key":
+        return StageSlice(name, values, labels, labels, t("key", lang), y_title, title, signed)
+    return StageSlice(name, values, labels, list(range(values.shape[-1])), t(axes[-1], lang), y_title, title, signed)
+
+
 def stage_heatmap(
     trace,
     name: str,
@@ -290,40 +353,19 @@ def stage_heatmap(
     labels: token labels of the batch row shown (or one list per batch row). logits/probs need vocab:
     only the max_columns vocabulary columns most probable at some position are drawn.
     """
-    spec = spec_of(name)
-    tensor = trace[name]
-    axes = spec.axes
-    if spec.key == "attn.mask":
-        labels = _row_labels(labels, batch, tensor.shape[0])
-        return _mask_figure(tensor, labels, stage_title(trace, name, lang=lang), lang)
-    if axes[0] == "batch":
-        if not 0 <= batch < tensor.shape[0]:
-            raise ValueError(f"Batch row {batch} does not exist: the batch has {tensor.shape[0]} rows.")
-        tensor = tensor[batch]
-    shown_head = None
-    if len(axes) > 1 and axes[1] == "head":
-        if not 0 <= head < tensor.shape[0]:
-            raise ValueError(f"Head {head} does not exist: this model has {tensor.shape[0]} heads.")
-        tensor, shown_head = tensor[head], head
-    shown_batch = batch if axes[0] == "batch" else None
-    title = stage_title(trace, name, batch=shown_batch, head=shown_head, lang=lang)
-    labels = _row_labels(labels, batch, tensor.shape[0])
-    y_title = t(axes[-2], lang)
-    signed = spec.key not in NON_NEGATIVE_STAGES
-    if axes[-1] == "vocab":
-        if vocab is None:
-            raise ValueError(f"The {name} view needs the vocabulary to label its columns (pass vocab=...).")
-        rows = top_vocab_rows(trace["probs"][batch], max_columns)
-        columns = [vocab_label(vocab, r) for r in rows]
-        x_title = t("vocab_top", lang).format(n=len(rows), total=tensor.shape[-1])
-        return heatmap(tensor[:, rows], x_labels=columns, y_labels=labels, title=title, x_title=x_title,
-                       y_title=y_title, signed=signed, lang=lang)
-    if axes[-1] == "key":
-        x_labels, x_title = labels, t("key", lang)
-    else:
-        x_labels, x_title = list(range(tensor.shape[-1])), t(axes[-1], lang)
-    return heatmap(tensor, x_labels=x_labels, y_labels=labels, title=title, x_title=x_title,
-                   y_title=y_title, signed=signed, lang=lang)
+    cut = stage_slice(trace, name, labels=labels, batch=batch, head=head, lang=lang, max_columns=max_columns,
+                      vocab=vocab)
+    if cut.signed is None:
+        return _mask_figure(cut.values, cut.row_labels, cut.title, lang)
+    return heatmap(cut.values, x_labels=cut.col_labels, y_labels=cut.row_labels, title=cut.title,
+                   x_title=cut.x_title, y_title=cut.y_title, signed=cut.signed, lang=lang)
+
+
+def stage_csv(trace, name: str, *, labels, batch: int = 0, head: int = 0, vocab=None,
+              max_columns: int | None = None) -> bytes:
+    """CSV of the slice a view shows (all vocabulary columns unless max_columns)."""
+    cut = stage_slice(trace, name, labels=labels, batch=batch, head=head, vocab=vocab, max_columns=max_columns)
+    return to_csv(cut.values, cut.row_labels, cut.col_labels)
 
 
 def _grid(count: int, cols: int, titles: Sequence[str], *, x_axis: dict, y_axis: dict, gap_x: float = 0.02,

@@ -404,3 +404,34 @@ def test_a_page_of_figures_is_fast(compact_vocab, batch_rows, capsys):
         times.append(time.perf_counter() - start)
     with capsys.disabled():
         print(f"\n[figures] one page (6 figures, default config): median {1000 * sorted(times)[2]:.1f} ms")
+
+
+def test_stage_csv_is_the_slice_shown(traced, compact_vocab, batch_rows):
+    labels = _labels_per_row(compact_vocab, batch_rows)
+    data = figures.stage_csv(traced, "blocks.1.attn.weights", labels=labels, batch=1, head=3)
+    frame = pd.read_csv(io.BytesIO(data), index_col=0, encoding="utf-8-sig")
+    assert list(frame.index) == labels[1] and list(frame.columns) == labels[1]
+    np.testing.assert_array_equal(frame.to_numpy(dtype=np.float32), traced["blocks.1.attn.weights"][1, 3].numpy())
+    probs = pd.read_csv(io.BytesIO(figures.stage_csv(traced, "probs", labels=labels, vocab=compact_vocab)),
+                        index_col=0, encoding="utf-8-sig")
+    assert probs.shape == (16, compact_vocab.size)  # a download has every column
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    cut = figures.stage_slice(traced, "blocks.0.attn.q", labels=labels, head=1)
+    assert cut.values.shape == (16, traced.config.d_k) and cut.col_labels == list(range(traced.config.d_k))
+
+
+def test_one_token_one_head_and_a_character_vocabulary(builtin_text):
+    vocab = Vocabulary.from_text(builtin_text[:3000], "char")
+    model = MiniGPT(ModelConfig(d_model=8, num_heads=1, context_length=4), vocab.size).eval()
+    for text in ("量", "a<&"):
+        rows = torch.tensor([vocab.rows(vocab.encode(text))])
+        trace = model.run_with_trace(rows)
+        labels = figures.token_labels([vocab.row_text(r) for r in rows[0].tolist()])
+        for name in trace:
+            fig = figures.stage_heatmap(trace, name, labels=labels, vocab=vocab)
+            assert list(_heatmaps(fig)[0].y) == _esc_all(labels)
+        grid = figures.head_grid(trace, 0, labels=labels)
+        assert len(_heatmaps(grid)) == 1
+        figures.attention_lines(trace["blocks.0.attn.weights"][0, 0], labels)
+        figures.topk_bars(trace["probs"][0, -1], vocab, k=100)
+    assert labels == ["0 a", "1 <unk>", "2 <unk>"]  # characters the corpus lacks share the <unk> row
