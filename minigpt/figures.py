@@ -176,7 +176,7 @@ def _masked_trace(
 
 
 def _hover(x_title: str, y_title: str) -> str:
-    return f"{_esc(y_title)}: %{{y}}<br>{_esc(x_title)}: %{{x}}<br>%{{z:.6g}}<extra></extra>"
+    return f"{_esc(y_title)}: %{{y}}<br>{_esc(x_title)}: %{{x}}<br>%{{z:.7g}}<extra></extra>"
 
 
 # -- heatmaps ----------------------------------------------------------------------------------
