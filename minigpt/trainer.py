@@ -207,12 +207,14 @@ class Trainer:
 
         self.device = devices.resolve(train_config.device)
         self.rank, self.world_size = _distributed()
+        if self.world_size > 1 and self.device.type == "cuda" and self.device.index is None:
+            self.device = torch.device("cuda", torch.cuda.current_device())  # set per rank from LOCAL_RANK
         self.model = MiniGPT(model_config, vocab.size).to(self.device).train()
         self.forward = self.model
         if self.world_size > 1:
             from torch.nn.parallel import DistributedDataParallel
 
-            ids = [self.device.index or 0] if self.device.type == "cuda" else None
+            ids = [self.device.index] if self.device.type == "cuda" else None
             self.forward = DistributedDataParallel(self.model, device_ids=ids)
         if compile:
             self.forward = torch.compile(self.forward)
