@@ -320,6 +320,14 @@ UI: dict[str, dict[str, str]] = {
     "uniform_guess": {"en": "uniform guess ln(V) = {loss:.2f}", "zh": "均匀乱猜 ln(V) = {loss:.2f}"},
     "attention_lines_title": {"en": "Who looks at whom", "zh": "谁在看谁"},
     "top_tokens_title": {"en": "Most likely next tokens", "zh": "最可能的下一个词"},
+    "model probability": {"en": "model probability", "zh": "模型概率"},
+    "sampling probability": {"en": "sampled with (temperature, top-k, top-p)", "zh": "实际采样概率（温度、top-k、top-p 之后）"},
+    "batch loss": {"en": "loss of each batch", "zh": "每个批次的损失"},
+    "smoothed": {"en": "moving average", "zh": "滑动平均"},
+    "train loss": {"en": "train loss (evaluated)", "zh": "训练集损失（评估）"},
+    "validation loss": {"en": "validation loss", "zh": "验证集损失"},
+    "training step": {"en": "training step", "zh": "训练步数"},
+    "loss_curves_title": {"en": "Loss during training", "zh": "训练过程中的损失"},
 }
 
 

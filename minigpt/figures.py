@@ -193,10 +193,12 @@ def heatmap(
     lang: str = "en",
     zmin: float | None = None,
     zmax: float | None = None,
+    annotate: bool | None = None,
 ) -> go.Figure:
     """A 2-D array as a heatmap: rows top to bottom, exact values on hover, −∞ cells grey and labelled.
 
     signed None decides from the data (any negative value: diverging scale centred at 0).
+    annotate writes each value in its cell (None: only for matrices up to 12 × 12, like the notebook's printouts).
     """
     z = _array(values)
     _check_2d(z, x_labels, y_labels)
@@ -208,7 +210,11 @@ def heatmap(
         scale["zmin"] = zmin
     if zmax is not None:
         scale["zmax"] = zmax
-    data = [go.Heatmap(z=z, x=x, y=y, hovertemplate=_hover(x_title, y_title), colorbar=dict(thickness=16), **scale)]
+    if annotate is None:
+        annotate = z.shape[0] <= 12 and z.shape[1] <= 12
+    cell_text = dict(texttemplate="%{z:.2f}", textfont=dict(size=FONT_SIZE - 1)) if annotate else {}
+    data = [go.Heatmap(z=z, x=x, y=y, hovertemplate=_hover(x_title, y_title), colorbar=dict(thickness=16),
+                       **cell_text, **scale)]
     if mask.any():
         data.append(_masked_trace(mask, x, y, lang=lang, showlegend=True))
     rows, cols = z.shape
@@ -217,6 +223,8 @@ def heatmap(
     yaxis = _axis(y_title, y, reverse=True)
     if square:
         _make_square(xaxis, yaxis)
+    if annotate and not height:
+        height = 170 + 48 * rows  # room for "-0.32" in every cell
     layout = _layout(title, _height(rows, height, square=square), xaxis=xaxis, yaxis=yaxis)
     return go.Figure(data=data, layout=layout)
 
@@ -347,6 +355,7 @@ def stage_heatmap(
     lang: str = "en",
     max_columns: int = 64,
     vocab=None,
+    annotate: bool | None = None,
 ) -> go.Figure:
     """The 2-D slice of any stage of a trace, titled with its stage, block, head and shape.
 
@@ -358,7 +367,7 @@ def stage_heatmap(
     if cut.signed is None:
         return _mask_figure(cut.values, cut.row_labels, cut.title, lang)
     return heatmap(cut.values, x_labels=cut.col_labels, y_labels=cut.row_labels, title=cut.title,
-                   x_title=cut.x_title, y_title=cut.y_title, signed=cut.signed, lang=lang)
+                   x_title=cut.x_title, y_title=cut.y_title, signed=cut.signed, lang=lang, annotate=annotate)
 
 
 def stage_csv(trace, name: str, *, labels, batch: int = 0, head: int = 0, vocab=None,
@@ -651,6 +660,82 @@ def token_loss_bar(
     fig = go.Figure(data=[trace], layout=layout)
     if uniform_loss is not None:
         fig.add_hline(y=float(uniform_loss), line=dict(color="#444", dash="dash", width=2),
+                      annotation_text=_esc(t("uniform_guess", lang).format(loss=float(uniform_loss))),
+                      annotation_position="top right", annotation_font_size=FONT_SIZE - 1,
+                      annotation_bgcolor="rgba(255,255,255,0.85)")
+    return fig
+
+
+def candidate_bars(candidates: Sequence, *, chosen_id: int | None = None, title: str = "",
+                   lang: str = "en") -> go.Figure:
+    """One generation step: each candidate's probability from the model and the probability it was sampled
+    with (after temperature, top-k, top-p), the chosen token marked. candidates: sampling.Candidate."""
+    names = _esc_all(
+        f"{_shorten(visible_text(c.text), 12)} #{c.token_id}" + (" ✔" if c.token_id == chosen_id else "")
+        for c in candidates
+    )
+    model_p = np.array([c.prob for c in candidates], dtype=np.float32)
+    sample_p = np.array([c.sample_prob for c in candidates], dtype=np.float32)
+    data = [
+        go.Bar(x=model_p, y=names, orientation="h", name=_esc(t("model probability", lang)),
+               marker=dict(color="#9ecae1"), text=[_percent(v) for v in model_p], textposition="outside",
+               cliponaxis=False, hovertemplate="%{y}<br>%{x:.3%}<extra>" + _esc(t("model probability", lang)) + "</extra>"),
+        go.Bar(x=sample_p, y=names, orientation="h", name=_esc(t("sampling probability", lang)),
+               marker=dict(color="#2a788e"), text=[_percent(v) for v in sample_p], textposition="outside",
+               cliponaxis=False,
+               hovertemplate="%{y}<br>%{x:.3%}<extra>" + _esc(t("sampling probability", lang)) + "</extra>"),
+    ]
+    top = float(max(model_p.max(initial=0), sample_p.max(initial=0))) or 1.0
+    layout = _layout(
+        title or t("next token", lang), max(300, 140 + 52 * len(names)), barmode="group",
+        xaxis=dict(title=dict(text=t("probability", lang)), tickformat=".3~%", range=[0, top * 1.25]),
+        yaxis=dict(type="category", autorange="reversed", automargin=True),
+    )
+    return go.Figure(data=data, layout=layout)
+
+
+def _ema(values: np.ndarray, weight: float) -> np.ndarray:
+    out = np.empty_like(values)
+    running = float(values[0]) if values.size else 0.0
+    for i, v in enumerate(values):
+        running = weight * running + (1 - weight) * float(v)
+        out[i] = running
+    return out
+
+
+def loss_curves(step_reports: Sequence, eval_reports: Sequence = (), *, uniform_loss: float | None = None,
+                smoothing: float = 0.9, title: str = "", lang: str = "en") -> go.Figure:
+    """Training loss per step (faint), its moving average, and the evaluated train / validation losses.
+
+    step_reports: objects with .step and .loss (trainer.StepReport); eval_reports: .step, .train_loss,
+    .val_loss (trainer.EvalReport). A reference line marks ln(V), the loss of a uniform guess.
+    """
+    steps = np.array([r.step for r in step_reports], dtype=np.float32)
+    losses = np.array([r.loss for r in step_reports], dtype=np.float32)
+    data = []
+    if steps.size:
+        data.append(go.Scatter(x=steps, y=losses, mode="lines", line=dict(color="#9ecae1", width=1),
+                               name=_esc(t("batch loss", lang)),
+                               hovertemplate="%{x}: %{y:.4f}<extra></extra>"))
+        data.append(go.Scatter(x=steps, y=_ema(losses, smoothing), mode="lines", line=dict(color="#0072b2", width=3),
+                               name=_esc(t("smoothed", lang)), hovertemplate="%{x}: %{y:.4f}<extra></extra>"))
+    if eval_reports:
+        e_steps = np.array([r.step for r in eval_reports], dtype=np.float32)
+        for field, key, colour, dash in (("train_loss", "train loss", "#009e73", "solid"),
+                                         ("val_loss", "validation loss", "#d55e00", "dash")):
+            data.append(go.Scatter(
+                x=e_steps, y=np.array([getattr(r, field) for r in eval_reports], dtype=np.float32),
+                mode="lines+markers", line=dict(color=colour, width=3, dash=dash), marker=dict(size=8),
+                name=_esc(t(key, lang)), hovertemplate="%{x}: %{y:.4f}<extra>" + _esc(t(key, lang)) + "</extra>",
+            ))
+    layout = _layout(
+        title or t("loss_curves_title", lang), 420,
+        xaxis=dict(title=dict(text=t("training step", lang)), rangemode="tozero"),
+        yaxis=dict(title=dict(text=t("loss", lang)), rangemode="tozero"),
+    )
+    fig = go.Figure(data=data, layout=layout)
+    if uniform_loss is not None:
+        fig.add_hline(y=float(uniform_loss), line=dict(color="#444", dash="dot", width=2),
                       annotation_text=_esc(t("uniform_guess", lang).format(loss=float(uniform_loss))),
                       annotation_position="top right", annotation_font_size=FONT_SIZE - 1,
                       annotation_bgcolor="rgba(255,255,255,0.85)")

@@ -435,3 +435,41 @@ def test_one_token_one_head_and_a_character_vocabulary(builtin_text):
         figures.attention_lines(trace["blocks.0.attn.weights"][0, 0], labels)
         figures.topk_bars(trace["probs"][0, -1], vocab, k=100)
     assert labels == ["0 a", "1 <unk>", "2 <unk>"]  # characters the corpus lacks share the <unk> row
+
+
+def test_loss_curves_and_candidate_bars(compact_vocab):
+    from minigpt import generate
+    from minigpt.trainer import EvalReport, StepReport
+
+    steps = [StepReport(step=i, loss=7.0 - i * 0.01, lr=1e-3, tokens=64 * i, elapsed=0.1 * i, tokens_per_s=640.0)
+             for i in range(1, 201)]
+    evals = [EvalReport(step=s, train_loss=7.0 - s * 0.01, val_loss=7.1 - s * 0.009, elapsed=0.0) for s in (0, 100, 200)]
+    fig = figures.loss_curves(steps, evals, uniform_loss=math.log(compact_vocab.size))
+    names = [trace.name for trace in fig.data]
+    assert names == ["loss of each batch", "moving average", "train loss (evaluated)", "validation loss"]
+    np.testing.assert_allclose(fig.data[0].y, [r.loss for r in steps], rtol=1e-6)
+    np.testing.assert_allclose(fig.data[3].y, [e.val_loss for e in evals], rtol=1e-6)
+    assert fig.data[1].y[-1] > steps[-1].loss  # a moving average lags a falling loss
+    assert fig.layout.shapes[0].y0 == pytest.approx(math.log(compact_vocab.size))
+    assert len(figures.loss_curves([], []).data) == 0  # before the first step: an empty chart, no error
+
+    model = MiniGPT(ModelConfig(), compact_vocab.size).eval()
+    step = generate(model, compact_vocab, "The customer", max_new_tokens=1, temperature=0.7, top_k=3).steps[0]
+    bars = figures.candidate_bars(step.candidates, chosen_id=step.token_id, lang="zh")
+    model_bar, sample_bar = bars.data
+    np.testing.assert_allclose(model_bar.x, [c.prob for c in step.candidates], rtol=1e-6)
+    np.testing.assert_allclose(sample_bar.x, [c.sample_prob for c in step.candidates], rtol=1e-6)
+    assert sum(label.endswith("✔") for label in model_bar.y) == 1
+    assert model_bar.name == "模型概率"
+
+
+def test_small_matrices_show_their_numbers_in_the_cells():
+    small = figures.heatmap(np.arange(9.0).reshape(3, 3), x_labels=["a", "b", "c"], y_labels=["a", "b", "c"],
+                            title="", x_title="", y_title="")
+    assert small.data[0].texttemplate == "%{z:.2f}"
+    big = figures.heatmap(np.zeros((16, 16)), x_labels=list(range(16)), y_labels=[str(i) for i in range(16)],
+                          title="", x_title="", y_title="")
+    assert big.data[0].texttemplate is None
+    forced = figures.heatmap(np.zeros((16, 16)), x_labels=list(range(16)), y_labels=[str(i) for i in range(16)],
+                             title="", x_title="", y_title="", annotate=True)
+    assert forced.data[0].texttemplate == "%{z:.2f}"
