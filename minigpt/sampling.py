@@ -117,8 +117,8 @@ def generate(
             row = int(torch.multinomial(probs, 1, generator=generator))
             model_probs = torch.softmax(logits, -1)
             shown = torch.topk(model_probs, min(num_candidates, vocab.size - 1)).indices.tolist()
-            if row not in shown:
-                shown[-1] = row
+            if row not in shown:  # the chosen token is always among the candidates shown
+                shown = shown[:-1] + [row]
             candidates = tuple(
                 Candidate(vocab.token_id(r), vocab.row_text(r), float(model_probs[r]), float(probs[r])) for r in shown
             )

@@ -126,6 +126,14 @@ def test_candidates_contain_the_chosen_token(model, compact_vocab):
         assert 0 < step.prob <= 1
 
 
+@pytest.mark.parametrize("num_candidates", [0, 1, 10**6])
+def test_any_number_of_candidates_still_shows_the_chosen_token(model, compact_vocab, num_candidates):
+    g = generate(model, compact_vocab, PROMPT, max_new_tokens=3, seed=1, num_candidates=num_candidates)
+    for step in g.steps:
+        assert step.token_id in [c.token_id for c in step.candidates]
+        assert 1 <= len(step.candidates) <= compact_vocab.size - 1
+
+
 def test_a_prompt_longer_than_the_context_is_cropped(model, compact_vocab, builtin_text):
     prompt = builtin_text[:1500]
     assert len(compact_vocab.encode(prompt)) > 3 * model.config.context_length
