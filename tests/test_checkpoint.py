@@ -170,6 +170,28 @@ def test_tutorial_checkpoint_gives_the_tutorial_models_logits(zipfile):
     torch.testing.assert_close(traced["logits"][..., :500], theirs(idx[:, :5])[0], atol=1e-5, rtol=0)
 
 
+def test_tutorial_reference_has_the_tutorials_layout():
+    theirs = tutorial_model()
+    state = theirs.state_dict()
+    assert state["token_embedding_lookup_table.weight"].shape == (501, 32)
+    assert state["language_model_out_linear_layer.weight"].shape == (500, 32)  # one logit too few
+    assert state["transformer_blocks.2.weight"].shape == (32,)  # the final LayerNorm, inside the Sequential
+    head = "transformer_blocks.0.multi_head_attention_layer.heads.3."
+    assert state[head + "query_layer.weight"].shape == (8, 32) and head + "query_layer.bias" not in state
+    assert torch.equal(state[head + "tril"], torch.tril(torch.ones(8, 8)))
+    assert state["transformer_blocks.1.feed_forward_layer.ffn.0.weight"].shape == (128, 32)
+    idx = torch.randint(0, 500, (2, 8), generator=torch.Generator().manual_seed(0))
+    logits, loss = theirs(idx, idx)
+    assert logits.shape == (2, 8, 500) and loss.item() > 0
+    torch.manual_seed(0)
+    assert theirs.generate(idx[:, :6], 5).shape == (2, 11)  # crops its context to 8 as it goes
+
+
+def test_a_whole_pickled_tutorial_model_is_refused():
+    with pytest.raises(CheckpointError, match="nothing in it ran"):
+        load_any(saved(tutorial_model()))  # torch.save(model) instead of model.state_dict()
+
+
 def test_tutorial_checkpoint_with_other_sizes():
     theirs = tutorial_model(max_token_value=300, d_model=48, num_heads=6, num_blocks=1, context_length=5)
     ckpt = load_any(saved(theirs.state_dict()))
