@@ -64,8 +64,11 @@ def download(
     CorpusError and leaves dest as it was.
     """
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
+    except OSError as exc:  # a read-only home, a file where the folder should be
+        raise CorpusError(f"Cannot save downloads in {dest.parent}: {exc.strerror or exc}.") from None
     tmp = Path(tmp_name)
     try:
         try:
@@ -99,6 +102,8 @@ def download(
             raise CorpusError("The downloaded file is not the expected one (its sha256 differs); discarded.")
         os.replace(tmp, dest)
         return dest
+    except OSError as exc:  # disk full, permissions (requests' own errors were handled above)
+        raise CorpusError(f"Cannot save the download in {dest.parent}: {exc.strerror or exc}.") from None
     finally:
         if fd != -1:
             os.close(fd)

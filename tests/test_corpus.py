@@ -206,6 +206,24 @@ def test_a_failed_download_keeps_the_earlier_file(server, tmp_path):
     assert leftovers(tmp_path) == ["keep.txt"]
 
 
+def test_a_cache_folder_that_cannot_be_written_is_a_corpus_error(server, tmp_path):
+    (tmp_path / "blocked").write_text("a file where the cache folder should be")
+    with pytest.raises(CorpusError, match="Cannot save downloads in"):
+        sales_textbook(url=server.url("/ok"), directory=tmp_path / "blocked" / "cache", sha256=BODY_SHA)
+    fallback, message = corpus.load("sales", url=server.url("/ok"), directory=tmp_path / "blocked" / "cache")
+    assert fallback.name == "builtin" and "Cannot save downloads" in message
+
+
+def test_a_disk_full_while_saving_is_a_corpus_error(server, tmp_path, monkeypatch):
+    def disk_full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(corpus.os, "fsync", disk_full)
+    with pytest.raises(CorpusError, match="No space left on device"):
+        sales_textbook(url=server.url("/ok"), directory=tmp_path, sha256=BODY_SHA)
+    assert leftovers(tmp_path) == []
+
+
 def test_corrupt_cached_file_is_detected_and_downloaded_again(server, tmp_path):
     (tmp_path / corpus.SALES_TEXTBOOK_FILE).write_bytes(BODY[: len(BODY) // 2])  # a truncated copy
     result = sales_textbook(url=server.url("/ok"), directory=tmp_path, sha256=BODY_SHA)
