@@ -134,12 +134,19 @@ def _make_square(xaxis: dict, yaxis: dict) -> None:
     yaxis.update(scaleanchor="x", constrain="domain", constraintoward="top")
 
 
+def _title_html(title: str) -> str:
+    """Escaped title; a second line (after "\n", e.g. the shape) in a smaller font, so narrow pages keep it."""
+    first, *rest = str(title).split("\n")
+    return _esc(first) + "".join(f"<br><span style='font-size:{FONT_SIZE - 1}px'>{_esc(r)}</span>" for r in rest)
+
+
 def _layout(title: str, height: int, **extra) -> dict:
+    lines = str(title).count("\n")
     layout = dict(
-        title=dict(text=_esc(title), font=dict(size=FONT_SIZE + 3), x=0.01, xanchor="left"),
+        title=dict(text=_title_html(title), font=dict(size=FONT_SIZE + 3), x=0.01, xanchor="left"),
         font=dict(size=FONT_SIZE),
-        height=height,
-        margin=dict(l=10, r=10, t=70, b=10),
+        height=height + 22 * lines,
+        margin=dict(l=10, r=10, t=70 + 22 * lines, b=10),
         hoverlabel=dict(font_size=FONT_SIZE),
         legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
     )
@@ -262,7 +269,7 @@ def _row_labels(labels, batch: int, length: int) -> list[str]:
 
 
 def stage_title(trace, name: str, *, batch: int | None = None, head: int | None = None, lang: str = "en") -> str:
-    """`"Attention weights (softmax) · block 0 · head 1 · row 0  [batch 1, head 4, query 5, key 5]"`."""
+    """`"Attention weights (softmax) · block 0 · head 1 · batch row 0"`, then the shape on a second line."""
     spec = spec_of(name)
     parts = [spec.title_zh if lang == "zh" else spec.title]
     block = block_of(name)
@@ -272,7 +279,7 @@ def stage_title(trace, name: str, *, batch: int | None = None, head: int | None 
         parts.append(f"{t('head', lang)} {head}")
     if batch is not None:
         parts.append(f"{t('batch row', lang)} {batch}")
-    return " · ".join(parts) + "  " + trace.shape_label(name)
+    return " · ".join(parts) + "\n" + trace.shape_label(name)
 
 
 def top_vocab_rows(probs_2d, max_columns: int) -> list[int]:
@@ -425,7 +432,7 @@ def _panels(
     layout = _layout(title, min(2400, max(340, 120 + rows * (row_height + 60))), **axes)
     layout["annotations"] = annotations
     layout["coloraxis"] = dict(colorbar=dict(thickness=16), **scale)
-    layout["margin"] = dict(l=10, r=10, t=100 if title else 60, b=50 if legend_shown else 10)
+    layout["margin"] = dict(l=10, r=10, t=(100 + 22 * title.count("\n")) if title else 60, b=50 if legend_shown else 10)
     # Subplot titles sit where a top legend would go: the masked legend goes to the bottom left.
     layout["legend"] = dict(orientation="h", yref="container", y=0, yanchor="bottom", x=0, xanchor="left")
     return go.Figure(data=data, layout=layout)
