@@ -208,6 +208,7 @@ def heatmap(
     annotate writes each value in its cell (None: only for matrices up to 12 × 12, like the notebook's printouts).
     """
     z = _array(values)
+    x_labels, y_labels = list(x_labels), list(y_labels)  # numpy arrays of labels work too
     _check_2d(z, x_labels, y_labels)
     z, mask = _masked(z)
     x = _esc_all(x_labels) if x_labels and isinstance(x_labels[0], str) else list(x_labels)
@@ -483,6 +484,7 @@ def compare_heatmaps(
 ) -> go.Figure:
     """Two matrices side by side on one colour scale, so equal colours mean equal numbers."""
     a, b = _array(a_2d), _array(b_2d)
+    labels_x, labels_y = list(labels_x), list(labels_y)
     _check_2d(a, labels_x, labels_y)
     _check_2d(b, labels_x, labels_y)
     x = _esc_all(labels_x) if labels_x and isinstance(labels_x[0], str) else list(labels_x)

@@ -188,6 +188,9 @@ def test_heatmap_handles_minus_infinity_and_checks_shapes():
     positive = figures.heatmap(np.ones((2, 3)), x_labels=[0, 1, 2], y_labels=["a", "b"], title="", x_title="",
                                y_title="", height=500)
     assert positive.data[0].zmin == 0 and len(positive.data) == 1 and positive.layout.height == 500
+    as_arrays = figures.heatmap(np.ones((2, 3)), x_labels=np.arange(3), y_labels=np.array(["a", "b"]), title="",
+                                x_title="", y_title="")
+    assert list(as_arrays.data[0].y) == ["a", "b"]
     with pytest.raises(ValueError, match="labels"):
         figures.heatmap(np.ones((2, 3)), x_labels=[0, 1], y_labels=["a", "b"], title="", x_title="", y_title="")
     with pytest.raises(ValueError, match="2-D"):
