@@ -32,6 +32,12 @@ PAGE_PARAMS = "_page_params"     # page-level URL parameters registered during t
 def init_controls() -> None:
     """Once per browser session: seed every control from the URL (invalid values -> defaults + notice)."""
     if "_controls_ready" in st.session_state:
+        # Re-assign each control so its value survives a change of widget id. The first run after the server
+        # starts goes through Streamlit's legacy pages/-folder runner, which hashes widget ids differently;
+        # without this, the first change a student makes resets every number to its minimum.
+        for f in dataclasses.fields(Controls):
+            if KEY + f.name in st.session_state:
+                st.session_state[KEY + f.name] = st.session_state[KEY + f.name]
         return
     controls, notices = walkthrough.from_query(st.query_params.to_dict())
     for f in dataclasses.fields(Controls):

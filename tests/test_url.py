@@ -122,3 +122,32 @@ def test_link_to_a_model_this_session_does_not_have_opens_the_fresh_one(model):
     assert at.title and not at.error
     at.sidebar.number_input(key="c_seed").set_value(5).run()  # and the next rerun is fine too
     assert not at.exception
+
+
+
+def test_first_change_after_server_start_keeps_the_other_controls(tmp_path):
+    """A real server, spoken to over Streamlit's websocket protocol (bench/load.py's client). The first session
+    of a fresh process runs through Streamlit's legacy pages/-folder runner (this repo has a pages/ folder),
+    which gives widgets other ids than later runs: the first change must not reset every other control.
+    (AppTest does not switch page hashes, so it cannot see this.)"""
+    import asyncio
+    from urllib.parse import parse_qs
+
+    from bench.load import Servers, Session, Stats
+
+    async def visit(port: int) -> tuple[str, str, Stats]:
+        stats = Stats()
+        async with Session(f"ws://127.0.0.1:{port}/_stcore/stream", "test", 60, stats) as s:
+            s.query_string = "ctx=32"
+            await s.rerun("page")
+            assert s.set_widget("c_seed", double_value=42)
+            await s.rerun("control")
+            after_change = s.query_string
+            await s.rerun("page", page="tokens")
+            return after_change, s.query_string, stats
+
+    with Servers(1, tmp_path) as servers:
+        after_change, after_page, stats = asyncio.run(visit(servers.port))
+    assert parse_qs(after_change) == {"ctx": ["32"], "seed": ["42"]}
+    assert parse_qs(after_page) == {"ctx": ["32"], "seed": ["42"]}
+    assert not stats.exceptions and not stats.timeouts and not stats.disconnects
