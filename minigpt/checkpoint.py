@@ -258,6 +258,10 @@ def load_any(data: bytes, *, num_heads: int | None = None, context_length: int =
     data = bytes(data)
     if len(data) > MAX_CHECKPOINT_BYTES:
         raise CheckpointError(f"The file is {len(data):,} bytes, over the limit of {MAX_CHECKPOINT_BYTES:,}.")
+    # safetensors: an 8-byte header length, then JSON. Checked first: that length's low byte can be
+    # 0x80 or b"PK", which would otherwise look like a pickle or a zip.
+    if len(data) > 8 and data[8:9] == b"{":
+        return from_bytes(data)
     if data[:2] == b"PK" or data[:1] == b"\x80":  # torch.save's zip, or a legacy pickle
         return import_tutorial(_torch_load(data), num_heads=num_heads, context_length=context_length)
     return from_bytes(data)

@@ -66,6 +66,23 @@ def test_round_trip_is_exact(request, tmp_path, vocab_name, norm):
     assert sorted(p.name for p in path.parent.iterdir()) == ["model.safetensors"]
 
 
+@pytest.mark.parametrize("first_bytes", [b"\x80", b"PK"])
+def test_our_checkpoint_is_recognised_whatever_its_header_length(compact_vocab, first_bytes):
+    """The header length's low bytes can read 0x80 or "PK", like a pickle or a zip; it is still ours."""
+    model = small(compact_vocab, num_blocks=1)
+    target, modulus = int.from_bytes(first_bytes, "little"), 1 << (8 * len(first_bytes))
+    header_len = struct.unpack("<Q", to_bytes(model, compact_vocab, {"note": ""})[:8])[0]
+    guess = (target - header_len) % modulus  # each "x" adds one byte to the header (padded to 8)
+    for pad in range(max(0, guess - 16), guess + 16):
+        data = to_bytes(model, compact_vocab, {"note": "x" * pad})
+        if data[: len(first_bytes)] == first_bytes:
+            break
+    else:
+        pytest.fail("no padding gave the wanted first bytes")
+    loaded = load_any(data)
+    assert loaded.source == "minigpt" and loaded.train_state == {"note": "x" * pad}
+
+
 def test_full_vocabulary_round_trip(tmp_path):
     vocab = Vocabulary.from_text("sell the value, not the price", "full")
     model = small(vocab, d_model=16, num_blocks=1)
