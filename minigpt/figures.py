@@ -386,7 +386,7 @@ def stage_csv(trace, name: str, *, labels, batch: int = 0, head: int = 0, vocab=
 
 
 def _grid(count: int, cols: int, titles: Sequence[str], *, x_axis: dict, y_axis: dict, gap_x: float = 0.02,
-          gap_y: float = 0.1) -> tuple[dict, list[dict], list[tuple[str, str]]]:
+          gap_y: float = 0.06) -> tuple[dict, list[dict], list[tuple[str, str]]]:
     """Axes for count panels, cols to a row, sharing y per row (make_subplots is ~100 ms; this is ~0)."""
     rows = math.ceil(count / cols)
     width = (1 - (cols - 1) * gap_x) / cols
@@ -396,7 +396,12 @@ def _grid(count: int, cols: int, titles: Sequence[str], *, x_axis: dict, y_axis:
         r, c = divmod(k, cols)
         suffix = "" if k == 0 else str(k + 1)
         left, top = c * (width + gap_x), 1 - r * (height + gap_y)
-        layout[f"xaxis{suffix}"] = dict(x_axis, domain=[left, left + width], anchor=f"y{suffix}")
+        x = dict(x_axis, domain=[left, left + width], anchor=f"y{suffix}")
+        if k:
+            x["matches"] = "x"  # zooming one panel zooms them all
+        if k + cols < count:  # a panel below shows the same keys: label only the bottom row
+            x.update(showticklabels=False, title=None)
+        layout[f"xaxis{suffix}"] = x
         y = dict(y_axis, domain=[top - height, top], anchor=f"x{suffix}")
         if k:
             y["matches"] = "y"
@@ -453,6 +458,8 @@ def head_grid(
     spec = spec_of(name)
     if spec.axes[:2] != ("batch", "head"):
         raise ValueError(f"{stage} has no heads to put side by side.")
+    if name not in trace:
+        raise ValueError(f"Block {block} does not exist: this model has {trace.config.num_blocks} blocks.")
     full = trace[name]
     if not 0 <= batch < full.shape[0]:
         raise ValueError(f"Batch row {batch} does not exist: the batch has {full.shape[0]} rows.")

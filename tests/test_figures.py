@@ -215,6 +215,17 @@ def test_head_grid_shares_one_colour_scale(traced, compact_vocab, batch_rows):
     assert len(_heatmaps(figures.head_grid(traced, 0, labels=labels, stage="attn.v"))) == heads
     with pytest.raises(ValueError, match="heads"):
         figures.head_grid(traced, 0, labels=labels, stage="resid1")
+    with pytest.raises(ValueError, match="Block 2 does not exist"):
+        figures.head_grid(traced, 2, labels=labels)
+
+
+def test_many_heads_wrap_into_rows_with_keys_labelled_once(compact_vocab, batch_rows):
+    trace = MiniGPT(ModelConfig(num_heads=8), compact_vocab.size).eval().run_with_trace(batch_rows)
+    fig = figures.head_grid(trace, 0, labels=_labels_per_row(compact_vocab, batch_rows))
+    assert len(_heatmaps(fig)) == 8
+    assert fig.layout.xaxis.showticklabels is False and fig.layout.xaxis5.showticklabels is not False
+    assert fig.layout.yaxis5.domain[1] < fig.layout.yaxis.domain[0]  # heads 4-7 sit below heads 0-3
+    assert fig.layout.xaxis5.domain == fig.layout.xaxis.domain
 
 
 def test_compare_heatmaps_uses_one_scale_for_both(traced):
