@@ -810,16 +810,23 @@ def token_chips_html(
 
 
 # -- downloads ---------------------------------------------------------------------------------
-def plotly_config(filename: str) -> dict:
-    """`config` for st.plotly_chart: a PNG download at twice the size, with a safe file name.
+IMAGE_FORMATS = ("png", "svg", "jpeg", "webp")
 
-    plotly.js's modebar has one image button (its format is fixed by toImageButtonOptions) and custom
-    buttons need JavaScript callbacks, which a JSON config cannot carry, so SVG is not offered here.
+
+def plotly_config(filename: str, *, image_format: str = "png") -> dict:
+    """`config` for st.plotly_chart: the camera button downloads the figure (PNG at twice the size by
+    default) under a safe file name.
+
+    plotly.js's modebar has one image button whose format is fixed by toImageButtonOptions, and custom
+    buttons need JavaScript callbacks, which a JSON config cannot carry: a page that wants SVG (sharp on
+    slides) offers a choice and passes image_format="svg".
     """
+    if image_format not in IMAGE_FORMATS:
+        raise ValueError(f"image_format must be one of {', '.join(IMAGE_FORMATS)}, got {image_format!r}.")
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", str(filename)).strip("._-")[:80] or "minigpt"
     return {
         "displaylogo": False,
-        "toImageButtonOptions": {"format": "png", "filename": safe, "scale": 2},
+        "toImageButtonOptions": {"format": image_format, "filename": safe, "scale": 2},
         "modeBarButtonsToRemove": ["lasso2d", "select2d"],
     }
 

@@ -379,6 +379,9 @@ def test_plotly_config_downloads_a_png_with_a_safe_name():
     assert options["format"] == "png" and options["scale"] == 2
     assert options["filename"] == "blocks.0_attn_weights"
     assert figures.plotly_config("///")["toImageButtonOptions"]["filename"] == "minigpt"
+    assert figures.plotly_config("x", image_format="svg")["toImageButtonOptions"]["format"] == "svg"
+    with pytest.raises(ValueError, match="svg"):
+        figures.plotly_config("x", image_format="pdf")
 
 
 def test_csv_and_npy_round_trip(traced):
