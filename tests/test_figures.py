@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import time
 
 import numpy as np
@@ -10,6 +11,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from minigpt import MiniGPT, ModelConfig, Switches, Vocabulary, figures, sinusoidal_table, tokenize
 from minigpt.figures import _esc_all
@@ -490,3 +493,29 @@ def test_small_matrices_show_their_numbers_in_the_cells():
     forced = figures.heatmap(np.zeros((16, 16)), x_labels=list(range(16)), y_labels=[str(i) for i in range(16)],
                              title="", x_title="", y_title="", annotate=True)
     assert forced.data[0].texttemplate == "%{z:.2f}"
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(min_size=1, max_size=40).filter(lambda s: s.strip()))
+def test_any_text_gives_unique_labels_safe_chips_and_figures(text, compact_vocab):
+    tokens = tokenize(compact_vocab, text, 16)
+    texts = [compact_vocab.text(i) for i in tokens.ids]
+    labels = figures.token_labels(texts)
+    assert len(set(labels)) == len(labels)
+    page = figures.token_chips_html(texts, list(tokens.ids), list(tokens.known))
+    assert set(re.findall(r"<(/?[^\s>]*)", page)) <= {"div", "/div", "span", "/span"}  # only our own tags
+    assert page.count("<span") == page.count("</span>")
+    model = _hypothesis_model(compact_vocab.size)
+    trace = model.run_with_trace(torch.tensor([tokens.rows]))
+    for name in ("blocks.0.attn.masked", "blocks.0.attn.weights", "probs"):
+        fig = figures.stage_heatmap(trace, name, labels=labels, vocab=compact_vocab)
+        assert list(fig.data[0].y) == _esc_all(labels)
+
+
+_MODELS: dict[int, MiniGPT] = {}
+
+
+def _hypothesis_model(vocab_size: int) -> MiniGPT:
+    if vocab_size not in _MODELS:
+        _MODELS[vocab_size] = MiniGPT(ModelConfig(d_model=16, num_heads=2), vocab_size).eval()
+    return _MODELS[vocab_size]
