@@ -97,6 +97,11 @@ def test_model_config_messages(field, value, pattern):
         ("weight_decay", 2.0, r"weight_decay must be in \[0.0, 1.0\], got 2.0"),
         ("lr_schedule", "linear", r"lr_schedule must be one of constant, cosine"),
         ("warmup_steps", -1, r"warmup_steps must be at least 0"),
+        ("eval_interval", 0, r"eval_interval must be at least 1"),
+        ("eval_batches", 5000, r"eval_batches 5000 is too large: the limit is 1,000"),
+        ("grad_clip", -1.0, r"grad_clip must be in \[0.0, 1000000.0\], got -1.0"),
+        ("learning_rate", float("inf"), r"learning_rate must be in \(0.0, 10.0\], got inf"),
+        ("seed", 2**31, r"seed 2147483648 is too large"),
     ],
 )
 def test_train_config_messages(field, value, pattern):
