@@ -148,14 +148,22 @@ def _layout(title: str, height: int, **extra) -> dict:
         height=height + 22 * lines,
         margin=dict(l=10, r=10, t=70 + 22 * lines, b=10),
         hoverlabel=dict(font_size=FONT_SIZE),
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0, font=dict(size=FONT_SIZE)),
     )
     layout.update(extra)
     return layout
 
 
+def _axis_text(title: str) -> dict:
+    """Axis title and tick fonts set on the axis itself: Streamlit's theme sets smaller ones there."""
+    return dict(title=dict(text=_esc(title), font=dict(size=FONT_SIZE + 1)), tickfont=dict(size=FONT_SIZE))
+
+
+COLORBAR = dict(thickness=16, tickfont=dict(size=FONT_SIZE))
+
+
 def _axis(title: str, labels: Sequence | None, *, reverse: bool = False, angle: int | None = None) -> dict:
-    axis = dict(title=dict(text=_esc(title)), automargin=True, showgrid=False, zeroline=False)
+    axis = dict(_axis_text(title), automargin=True, showgrid=False, zeroline=False)
     if labels is not None and labels and isinstance(labels[0], str):
         axis["type"] = "category"
     if reverse:
@@ -221,7 +229,7 @@ def heatmap(
     if annotate is None:
         annotate = z.shape[0] <= 12 and z.shape[1] <= 12
     cell_text = dict(texttemplate="%{z:.2f}", textfont=dict(size=FONT_SIZE - 1)) if annotate else {}
-    data = [go.Heatmap(z=z, x=x, y=y, hovertemplate=_hover(x_title, y_title), colorbar=dict(thickness=16),
+    data = [go.Heatmap(z=z, x=x, y=y, hovertemplate=_hover(x_title, y_title), colorbar=COLORBAR,
                        **cell_text, **scale)]
     if mask.any():
         data.append(_masked_trace(mask, x, y, lang=lang, showlegend=True))
@@ -247,7 +255,7 @@ def _mask_figure(mask, labels: list[str], title: str, lang: str) -> go.Figure:
         z=z, x=x, y=y, zmin=0, zmax=1, customdata=words,
         colorscale=[[0, MASK_VISIBLE], [0.5, MASK_VISIBLE], [0.5, MASKED_GREY], [1, MASKED_GREY]],
         colorbar=dict(tickvals=[0.25, 0.75], ticktext=[_esc(t("visible", lang)), _esc(t("masked", lang))],
-                      thickness=16, len=0.5),
+                      thickness=16, len=0.5, tickfont=dict(size=FONT_SIZE)),
         xgap=1, ygap=1,
         hovertemplate=f"{_esc(t('query', lang))}: %{{y}}<br>{_esc(t('key', lang))}: %{{x}}<br>%{{customdata}}<extra></extra>",
     )
@@ -437,10 +445,11 @@ def _panels(
     rows = math.ceil(len(matrices) / cols)
     layout = _layout(title, min(2400, max(340, 120 + rows * (row_height + 60))), **axes)
     layout["annotations"] = annotations
-    layout["coloraxis"] = dict(colorbar=dict(thickness=16), **scale)
+    layout["coloraxis"] = dict(colorbar=COLORBAR, **scale)
     layout["margin"] = dict(l=10, r=10, t=(100 + 22 * title.count("\n")) if title else 60, b=50 if legend_shown else 10)
     # Subplot titles sit where a top legend would go: the masked legend goes to the bottom left.
-    layout["legend"] = dict(orientation="h", yref="container", y=0, yanchor="bottom", x=0, xanchor="left")
+    layout["legend"] = dict(orientation="h", yref="container", y=0, yanchor="bottom", x=0, xanchor="left",
+                            font=dict(size=FONT_SIZE))
     return go.Figure(data=data, layout=layout)
 
 
@@ -472,7 +481,7 @@ def head_grid(
         list(z_all), [f"{t('head', lang)} {h}" for h in range(heads)], x=x, y=y,
         x_title=t(spec.axes[-1], lang), y_title=t(spec.axes[-2], lang),
         signed=spec.key not in NON_NEGATIVE_STAGES, cols=min(heads, 4),
-        title=stage_title(trace, name, batch=batch, lang=lang), lang=lang, row_height=max(200, 26 * T),
+        title=stage_title(trace, name, batch=batch, lang=lang), lang=lang, row_height=max(260, 28 * T),
     )
 
 
@@ -534,10 +543,10 @@ def positional_curves(table, dims: Sequence[int], *, lang: str = "en") -> go.Fig
         ))
     layout = _layout(
         t("positional_curves_title", lang), 420,
-        xaxis=dict(title=dict(text=t("position", lang)), zeroline=False),
-        yaxis=dict(title=dict(text=t("value", lang)), range=[-1.1, 1.1], zeroline=True),
+        xaxis=dict(_axis_text(t("position", lang)), zeroline=False),
+        yaxis=dict(_axis_text(t("value", lang)), range=[-1.1, 1.1], zeroline=True),
     )
-    layout["legend"] = dict(orientation="v", x=1.01, xanchor="left", y=1.0)
+    layout["legend"] = dict(orientation="v", x=1.01, xanchor="left", y=1.0, font=dict(size=FONT_SIZE))
     return go.Figure(data=data, layout=layout)
 
 
@@ -626,8 +635,8 @@ def topk_bars(probs_1d, vocab, *, k: int = 10, title: str = "", lang: str = "en"
     top_value = float(values.max()) if values.size else 1.0
     layout = _layout(
         title or t("next token", lang), max(300, 120 + 34 * len(rows)),
-        xaxis=dict(title=dict(text=t("probability", lang)), tickformat=".3~%", range=[0, top_value * 1.2 or 1]),
-        yaxis=dict(type="category", autorange="reversed", automargin=True),
+        xaxis=dict(_axis_text(t("probability", lang)), tickformat=".3~%", range=[0, top_value * 1.2 or 1]),
+        yaxis=dict(type="category", autorange="reversed", automargin=True, tickfont=dict(size=FONT_SIZE)),
     )
     return go.Figure(data=[trace], layout=layout)
 
@@ -671,7 +680,7 @@ def token_loss_bar(
     layout = _layout(
         title or t("token_loss_title", lang), 420,
         xaxis=_axis(t("position", lang), labels, angle=-60 if len(labels) > 8 else None),
-        yaxis=dict(title=dict(text=t("loss", lang)), rangemode="tozero"),
+        yaxis=dict(_axis_text(t("loss", lang)), rangemode="tozero"),
     )
     fig = go.Figure(data=[trace], layout=layout)
     if uniform_loss is not None:
@@ -704,8 +713,8 @@ def candidate_bars(candidates: Sequence, *, chosen_id: int | None = None, title:
     top = float(max(model_p.max(initial=0), sample_p.max(initial=0))) or 1.0
     layout = _layout(
         title or t("next token", lang), max(300, 140 + 52 * len(names)), barmode="group",
-        xaxis=dict(title=dict(text=t("probability", lang)), tickformat=".3~%", range=[0, top * 1.25]),
-        yaxis=dict(type="category", autorange="reversed", automargin=True),
+        xaxis=dict(_axis_text(t("probability", lang)), tickformat=".3~%", range=[0, top * 1.25]),
+        yaxis=dict(type="category", autorange="reversed", automargin=True, tickfont=dict(size=FONT_SIZE)),
     )
     return go.Figure(data=data, layout=layout)
 
@@ -746,8 +755,8 @@ def loss_curves(step_reports: Sequence, eval_reports: Sequence = (), *, uniform_
             ))
     layout = _layout(
         title or t("loss_curves_title", lang), 420,
-        xaxis=dict(title=dict(text=t("training step", lang)), rangemode="tozero"),
-        yaxis=dict(title=dict(text=t("loss", lang)), rangemode="tozero"),
+        xaxis=dict(_axis_text(t("training step", lang)), rangemode="tozero"),
+        yaxis=dict(_axis_text(t("loss", lang)), rangemode="tozero"),
     )
     fig = go.Figure(data=data, layout=layout)
     if uniform_loss is not None:
