@@ -2,8 +2,13 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from minigpt import Vocabulary, corpus
+
+# The tests run tiny models: one thread is as fast, and with other processes busy on a 2-core
+# machine, torch's worker threads spin-waiting for each other made the suite twice as slow.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

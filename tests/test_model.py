@@ -3,6 +3,7 @@ name says, checked against independent arithmetic on the weights."""
 from __future__ import annotations
 
 import math
+import os
 import subprocess
 import sys
 import textwrap
@@ -239,7 +240,8 @@ FINGERPRINT_SCRIPT = textwrap.dedent(
 def test_same_config_and_seed_are_bit_identical_in_fresh_processes():
     procs = [
         subprocess.Popen([sys.executable, "-c", FINGERPRINT_SCRIPT, str(REPO), str(global_seed)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"})
         for global_seed in (0, 12345)
     ]
     outputs = []
