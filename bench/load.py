@@ -53,6 +53,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def free_port_range(count: int) -> int:
+    """The first of `count` consecutive free ports on 127.0.0.1 (checked now; bounded search)."""
+    for _ in range(50):
+        base = random.randrange(20_000, 60_000)
+        try:
+            for port in range(base, base + count):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+    raise RuntimeError(f"no {count} consecutive free ports found")
+
+
 def wait_http(url: str, limit_s: float, proc: subprocess.Popen) -> None:
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
@@ -74,6 +88,7 @@ class Servers:
     def __init__(self, processes: int, log_dir: Path):
         self.processes = processes
         self.port = free_port()
+        self.backends = [self.port]  # where the warm-up goes: every streamlit process directly
         self.log = open(log_dir / f"load-server-{processes}.log", "w")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         if processes == 1:
@@ -81,8 +96,10 @@ class Servers:
                    "--server.port", str(self.port), "--server.address", "127.0.0.1",
                    "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"]
         else:
+            base = free_port_range(processes)
+            self.backends = [base + i for i in range(processes)]
             cmd = ["bash", str(ROOT / "deploy" / "run_cluster.sh"), "--processes", str(processes),
-                   "--listen", f"127.0.0.1:{self.port}", "--base-port", str(free_port() + 1000)]
+                   "--listen", f"127.0.0.1:{self.port}", "--base-port", str(base)]
             env["STREAMLIT"] = f"{sys.executable} -m streamlit"
         # Its own process group, so that stopping it stops every child (the streamlit processes, nginx).
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, env=env,
@@ -93,7 +110,7 @@ class Servers:
             wait_http(f"http://127.0.0.1:{self.port}/_stcore/health", 120, self.proc)
             if self.processes > 1:  # every backend answers, not just the first
                 deadline = time.monotonic() + 120
-                while len(self.server_pids()) < self.processes and time.monotonic() < deadline:
+                while len(self.streamlit_pids()) < self.processes and time.monotonic() < deadline:
                     time.sleep(0.5)
         except BaseException:
             self.__exit__()
@@ -113,6 +130,9 @@ class Servers:
                 self.proc.wait(timeout=5)
         self.log.close()
 
+    def streamlit_pids(self) -> list[int]:
+        return [pid for pid in self.server_pids() if b"nginx" not in Path(f"/proc/{pid}/cmdline").read_bytes()[:5]]
+
     def server_pids(self) -> list[int]:
         """The streamlit processes (and nginx's) in the server's process group."""
         pids = []
@@ -125,7 +145,7 @@ class Servers:
             except OSError:
                 continue
             pgrp = int(stat.rsplit(")", 1)[1].split()[2])
-            if pgrp == self.proc.pid and ("streamlit" in cmdline and " run " in cmdline):
+            if pgrp == self.proc.pid and (("streamlit" in cmdline and " run " in cmdline) or cmdline.startswith("nginx")):
                 pids.append(int(entry.name))
         return pids
 
@@ -435,9 +455,11 @@ async def measure(args, processes: int) -> list[dict]:
     log_dir = RESULTS.parent
     with Servers(processes, log_dir) as servers:
         url = f"ws://127.0.0.1:{servers.port}/_stcore/stream"
-        # Warm-up: one visit through every page, not recorded (imports, caches, first traces).
-        warm = Stats()
-        await asyncio.wait_for(student(10_000, url, args, warm, random.Random(0)), args.level_timeout)
+        # Warm-up: one visit through every page on every process, not recorded (imports, caches, first traces).
+        for port in servers.backends:
+            warm = Stats()
+            await asyncio.wait_for(student(10_000, f"ws://127.0.0.1:{port}/_stcore/stream", args, warm,
+                                           random.Random(0)), args.level_timeout)
         rows = []
         for n in args.sessions:
             row = await level(n, url, servers, args, seed=n)
