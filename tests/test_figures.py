@@ -519,3 +519,25 @@ def _hypothesis_model(vocab_size: int) -> MiniGPT:
     if vocab_size not in _MODELS:
         _MODELS[vocab_size] = MiniGPT(ModelConfig(d_model=16, num_heads=2), vocab_size).eval()
     return _MODELS[vocab_size]
+
+
+def test_fonts_are_projector_sized_even_under_a_theme(traced, compact_vocab, batch_rows):
+    labels = _labels_per_row(compact_vocab, batch_rows)
+    table = sinusoidal_table(16, 64)
+    built = [
+        figures.stage_heatmap(traced, "blocks.0.attn.masked", labels=labels),
+        figures.stage_heatmap(traced, "blocks.0.attn.mask", labels=labels),
+        figures.head_grid(traced, 0, labels=labels),
+        figures.positional_curves(table, [0, 1]),
+        figures.position_similarity(table),
+        figures.topk_bars(traced["probs"][0, -1], compact_vocab),
+        figures.token_loss_bar(torch.ones(16), labels[0], labels[0]),
+    ]
+    for fig in built:
+        layout = fig.to_plotly_json()["layout"]
+        axes = [key for key in layout if key.startswith(("xaxis", "yaxis"))]
+        assert axes
+        for key in axes:
+            if layout[key].get("showticklabels", True) and layout[key].get("visible", True):
+                assert layout[key]["tickfont"]["size"] >= 14, key
+        assert layout["font"]["size"] >= 14
