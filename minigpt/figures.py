@@ -148,6 +148,9 @@ def _layout(title: str, height: int, **extra) -> dict:
         height=height + 22 * lines,
         margin=dict(l=10, r=10, t=70 + 22 * lines, b=10),
         hoverlabel=dict(font_size=FONT_SIZE),
+        # A tiny template instead of plotly's default (~10 KB per figure, copied on every build, and
+        # replaced by Streamlit's theme in the app anyway).
+        template=LEAN_TEMPLATE,
         legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0, font=dict(size=FONT_SIZE)),
     )
     layout.update(extra)
@@ -160,6 +163,8 @@ def _axis_text(title: str) -> dict:
 
 
 COLORBAR = dict(thickness=16, tickfont=dict(size=FONT_SIZE))
+CURVE_COLOURS = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000", "#f0e442")  # Okabe–Ito
+LEAN_TEMPLATE = {"layout": {"colorway": list(CURVE_COLOURS)}}
 
 
 def _axis(title: str, labels: Sequence | None, *, reverse: bool = False, angle: int | None = None) -> dict:
@@ -511,9 +516,6 @@ def compare_heatmaps(
 
 
 # -- positional encoding -----------------------------------------------------------------------
-CURVE_COLOURS = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000", "#f0e442")  # Okabe–Ito
-
-
 def positional_curves(table, dims: Sequence[int], *, lang: str = "en") -> go.Figure:
     """Chosen dimensions of the sinusoidal table against position: dots are the table's values, the thin line
     the sine or cosine wave they are sampled from (fast waves on the left dimensions, slow ones on the right)."""
