@@ -290,6 +290,15 @@ UI: dict[str, dict[str, str]] = {
     "compare": {"en": "compare", "zh": "对比"},
     "untrained": {"en": "untrained", "zh": "未训练"},
     "trained": {"en": "trained", "zh": "已训练"},
+    # figure options
+    "show values": {"en": "write the numbers in the cells", "zh": "在格子里显示数值"},
+    "all heads": {"en": "all heads", "zh": "所有注意力头"},
+    "focus query": {"en": "only the lines of one query", "zh": "只看一个查询的连线"},
+    "lines view": {"en": "as lines (who looks at whom)", "zh": "连线图（谁在看谁）"},
+    "heatmap view": {"en": "as a heatmap", "zh": "热力图"},
+    "dimensions to plot": {"en": "dimensions to plot", "zh": "要画的维度"},
+    "image format": {"en": "image download format", "zh": "图片下载格式"},
+    "top k shown": {"en": "tokens shown", "zh": "显示的词数"},
     # what-if switches (minigpt.model.Switches)
     "causal_mask": {"en": "causal mask", "zh": "因果掩码"},
     "scale": {"en": "divide by √d_k", "zh": "除以 √d_k"},
