@@ -61,11 +61,19 @@ def encode(text: str, mode: str) -> list[int]:
     return cl100k().encode_ordinary(text)
 
 
+@functools.lru_cache(maxsize=1)
+def _unassigned_ids() -> frozenset[int]:
+    """cl100k ids with no text: the gap between the last merge (100255) and the special tokens."""
+    enc = cl100k()
+    return frozenset(range(len(enc._mergeable_ranks), enc.max_token_value + 1)) - set(enc._special_tokens.values())
+
+
 def decode(ids: Sequence[int], mode: str) -> str:
-    known = [i for i in ids if i != UNKNOWN_ID]
+    """Token ids to text; `<unk>` and ids with no text are left out."""
     if mode == "char":
-        return "".join(chr(i) for i in known)
-    return cl100k().decode(known)
+        return "".join(chr(i) for i in ids if i != UNKNOWN_ID)
+    skip = _unassigned_ids()
+    return cl100k().decode([i for i in ids if i != UNKNOWN_ID and i not in skip])
 
 
 @dataclass(frozen=True, eq=False)

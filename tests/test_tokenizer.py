@@ -196,6 +196,8 @@ def test_token_text_of_unassigned_cl100k_ids_does_not_crash():
     vocab = Vocabulary.from_dict({"mode": "full", "max_token_value": 100_276})
     assert "100256" in vocab.text(100_256)
     assert vocab.text(100_257) == "<|endoftext|>"
+    assert vocab.decode([15339, 100_256, 100_270, 1917]) == "hello world"  # what generation may produce
+    assert vocab.decode([100_257]) == "<|endoftext|>"
 
 
 # -- properties over arbitrary text ----------------------------------------------------------------------
