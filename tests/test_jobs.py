@@ -20,6 +20,15 @@ TRAIN = TrainConfig(batch_size=8, learning_rate=1e-2, steps=120, eval_interval=2
 VOCAB, ROWS = prepare(TEXT, MODEL)
 
 
+@pytest.fixture(autouse=True)
+def keep_torch_threads(monkeypatch):
+    """JobManager.start bounds torch's (process-wide) threads; give later tests their threads back."""
+    before = torch.get_num_threads()
+    monkeypatch.setattr(jobs, "_threads_set", None)
+    yield
+    torch.set_num_threads(before)
+
+
 def wait_for(predicate, timeout=20.0):
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -152,15 +161,10 @@ def test_stop_before_start_and_release_of_unknown_session_are_harmless():
 
 
 def test_bound_threads_sets_torch_threads_once(monkeypatch):
-    monkeypatch.setattr(jobs, "_threads_set", None)
-    before = torch.get_num_threads()
     monkeypatch.setenv("MINIGPT_TORCH_THREADS", "1")
-    try:
-        assert jobs.bound_threads() == 1 and torch.get_num_threads() == 1
-        monkeypatch.setenv("MINIGPT_TORCH_THREADS", "2")
-        assert jobs.bound_threads() == 1  # once per process
-    finally:
-        torch.set_num_threads(before)
+    assert jobs.bound_threads() == 1 and torch.get_num_threads() == 1
+    monkeypatch.setenv("MINIGPT_TORCH_THREADS", "2")
+    assert jobs.bound_threads() == 1  # once per process
 
 
 def test_default_manager_is_one_per_process():
