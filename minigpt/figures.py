@@ -553,7 +553,7 @@ def positional_curves(table, dims: Sequence[int], *, lang: str = "en") -> go.Fig
 
 
 def position_similarity(table, *, lang: str = "en") -> go.Figure:
-    """Cosine similarity of every pair of position vectors: bright near the diagonal, fading with distance."""
+    """Cosine similarity of every pair of position vectors: strongest near the diagonal, fading with distance."""
     z = _array(table)
     if z.ndim != 2:
         raise ValueError(f"The positional table must be [position, d_model], got shape {tuple(z.shape)}.")
@@ -721,13 +721,29 @@ def candidate_bars(candidates: Sequence, *, chosen_id: int | None = None, title:
     return go.Figure(data=data, layout=layout)
 
 
-def _ema(values: np.ndarray, weight: float) -> np.ndarray:
-    out = np.empty_like(values)
-    running = float(values[0]) if values.size else 0.0
-    for i, v in enumerate(values):
-        running = weight * running + (1 - weight) * float(v)
-        out[i] = running
-    return out
+def ema(values, weight: float = 0.9, *, block: int = 128) -> np.ndarray:
+    """Exponential moving average y[i] = weight·y[i-1] + (1-weight)·x[i], starting at x[0].
+
+    Computed block by block with a small matrix of powers, so a million steps take milliseconds.
+    """
+    x = np.asarray(values, dtype=np.float64).reshape(-1)
+    out = np.empty_like(x)
+    if not x.size:
+        return out.astype(np.float32)
+    idx = np.arange(block)
+    lag = idx[:, None] - idx[None, :]
+    step = np.where(lag >= 0, weight ** np.clip(lag, 0, None), 0.0) * (1 - weight)
+    carry = weight ** (idx + 1)
+    previous = x[0]
+    for start in range(0, x.size, block):
+        chunk = x[start:start + block]
+        m = chunk.size
+        out[start:start + m] = step[:m, :m] @ chunk + carry[:m] * previous
+        previous = out[start + m - 1]
+    return out.astype(np.float32)
+
+
+MAX_CURVE_POINTS = 4000  # more points than pixels only slow the browser down
 
 
 def loss_curves(step_reports: Sequence, eval_reports: Sequence = (), *, uniform_loss: float | None = None,
@@ -739,12 +755,15 @@ def loss_curves(step_reports: Sequence, eval_reports: Sequence = (), *, uniform_
     """
     steps = np.array([r.step for r in step_reports], dtype=np.float32)
     losses = np.array([r.loss for r in step_reports], dtype=np.float32)
+    smoothed = ema(losses, smoothing)
+    every = max(1, math.ceil(steps.size / MAX_CURVE_POINTS))  # the last step is always drawn
+    keep = np.unique(np.append(np.arange(0, steps.size, every), steps.size - 1)) if steps.size else []
     data = []
     if steps.size:
-        data.append(go.Scatter(x=steps, y=losses, mode="lines", line=dict(color="#9ecae1", width=1),
+        data.append(go.Scatter(x=steps[keep], y=losses[keep], mode="lines", line=dict(color="#9ecae1", width=1),
                                name=_esc(t("batch loss", lang)),
                                hovertemplate="%{x}: %{y:.4f}<extra></extra>"))
-        data.append(go.Scatter(x=steps, y=_ema(losses, smoothing), mode="lines", line=dict(color="#0072b2", width=3),
+        data.append(go.Scatter(x=steps[keep], y=smoothed[keep], mode="lines", line=dict(color="#0072b2", width=3),
                                name=_esc(t("smoothed", lang)), hovertemplate="%{x}: %{y:.4f}<extra></extra>"))
     if eval_reports:
         e_steps = np.array([r.step for r in eval_reports], dtype=np.float32)

@@ -541,3 +541,22 @@ def test_fonts_are_projector_sized_even_under_a_theme(traced, compact_vocab, bat
             if layout[key].get("showticklabels", True) and layout[key].get("visible", True):
                 assert layout[key]["tickfont"]["size"] >= 14, key
         assert layout["font"]["size"] >= 14
+
+
+def test_moving_average_matches_its_definition_and_long_runs_are_thinned():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=1000)
+    expected, running = [], x[0]
+    for v in x:
+        running = 0.9 * running + 0.1 * v
+        expected.append(running)
+    np.testing.assert_allclose(figures.ema(x, 0.9), expected, rtol=1e-5, atol=1e-6)
+    assert figures.ema([], 0.9).size == 0
+
+    class Report:
+        def __init__(self, step):
+            self.step, self.loss = step, 5.0 + math.sin(step)
+
+    reports = [Report(i) for i in range(1, 20_001)]
+    fig = figures.loss_curves(reports)
+    assert len(fig.data[0].x) <= figures.MAX_CURVE_POINTS + 1 and fig.data[0].x[-1] == 20_000
