@@ -665,8 +665,8 @@ def token_loss_bar(
     losses_1d,
     labels: Sequence[str],
     target_texts: Sequence[str],
-    *,
     uniform_loss: float | None = None,
+    *,
     title: str = "",
     lang: str = "en",
 ) -> go.Figure:

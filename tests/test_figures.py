@@ -560,3 +560,19 @@ def test_moving_average_matches_its_definition_and_long_runs_are_thinned():
     reports = [Report(i) for i in range(1, 20_001)]
     fig = figures.loss_curves(reports)
     assert len(fig.data[0].x) <= figures.MAX_CURVE_POINTS + 1 and fig.data[0].x[-1] == 20_000
+
+
+def test_the_browser_receives_float32_arrays_of_the_slice_shape(traced, compact_vocab, batch_rows):
+    import base64
+    import json
+
+    labels = _labels_per_row(compact_vocab, batch_rows)
+    fig = figures.stage_heatmap(traced, "blocks.0.attn.masked", labels=labels, head=1)
+    sent = json.loads(fig.to_json())["data"][0]["z"]
+    assert sent["dtype"] == "f4"
+    shape = tuple(int(n) for n in str(sent["shape"]).split(","))
+    z = np.frombuffer(base64.b64decode(sent["bdata"]), dtype=np.float32).reshape(shape)
+    expected = traced["blocks.0.attn.masked"][0, 1].numpy()
+    finite = np.isfinite(expected)
+    assert shape == expected.shape and np.isnan(z[~finite]).all()
+    np.testing.assert_array_equal(z[finite], expected[finite])
