@@ -336,6 +336,7 @@ UI: dict[str, dict[str, str]] = {
     "train loss": {"en": "train loss (evaluated)", "zh": "训练集损失（评估）"},
     "validation loss": {"en": "validation loss", "zh": "验证集损失"},
     "training step": {"en": "training step", "zh": "训练步数"},
+    "attention_over_training_title": {"en": "Attention during training", "zh": "训练过程中的注意力"},
     "loss_curves_title": {"en": "Loss during training", "zh": "训练过程中的损失"},
 }
 

@@ -515,6 +515,32 @@ def compare_heatmaps(
     )
 
 
+def attention_over_training(snapshots: Sequence, labels: Sequence[str], *, block: int = 0, head: int = 0,
+                            max_panels: int = 6, lang: str = "en") -> go.Figure:
+    """One head's attention weights at several moments of training, side by side on one scale.
+
+    snapshots: objects with .step and .weights [blocks, heads, T, T] (trainer.AttentionSnapshot); the first,
+    the last and evenly spaced ones between are shown.
+    """
+    if not snapshots:
+        raise ValueError("No attention snapshots yet: train for a few steps first.")
+    blocks, heads = snapshots[0].weights.shape[:2]
+    if not 0 <= block < blocks or not 0 <= head < heads:
+        raise ValueError(f"Block {block}, head {head} does not exist: the model has {blocks} blocks of {heads} heads.")
+    count = min(int(max_panels), len(snapshots))
+    picks = sorted({round(i * (len(snapshots) - 1) / max(count - 1, 1)) for i in range(count)})
+    chosen = [snapshots[i] for i in picks]
+    matrices = [_array(s.weights[block, head]) for s in chosen]
+    names = _esc_all(labels)
+    _check_2d(matrices[0], names, names)
+    title = f"{t('attention_over_training_title', lang)} · {t('block', lang)} {block} · {t('head', lang)} {head}"
+    return _panels(
+        matrices, [f"{t('training step', lang)} {s.step}" for s in chosen], x=names, y=names,
+        x_title=t("key", lang), y_title=t("query", lang), signed=False, cols=min(len(chosen), 3), title=title,
+        lang=lang, row_height=max(260, 28 * len(names)),
+    )
+
+
 # -- positional encoding -----------------------------------------------------------------------
 def positional_curves(table, dims: Sequence[int], *, lang: str = "en") -> go.Figure:
     """Chosen dimensions of the sinusoidal table against position: dots are the table's values, the thin line

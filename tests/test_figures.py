@@ -576,3 +576,21 @@ def test_the_browser_receives_float32_arrays_of_the_slice_shape(traced, compact_
     finite = np.isfinite(expected)
     assert shape == expected.shape and np.isnan(z[~finite]).all()
     np.testing.assert_array_equal(z[finite], expected[finite])
+
+
+def test_attention_over_training_picks_first_last_and_between(traced):
+    from minigpt.trainer import AttentionSnapshot
+
+    weights = torch.stack([traced[f"blocks.{i}.attn.weights"][0] for i in range(2)])  # [blocks, heads, T, T]
+    snapshots = [AttentionSnapshot(step=10 * i, weights=weights * (1 + i)) for i in range(11)]
+    labels = [f"{i} t" for i in range(16)]
+    fig = figures.attention_over_training(snapshots, labels, block=1, head=2, max_panels=4)
+    maps = _heatmaps(fig)
+    assert [a.text for a in fig.layout.annotations] == ["training step 0", "training step 30", "training step 70",
+                                                        "training step 100"]
+    np.testing.assert_array_equal(np.asarray(maps[-1].z), (weights[1, 2] * 11).numpy())
+    assert fig.layout.coloraxis.cmin == 0
+    with pytest.raises(ValueError, match="head 9"):
+        figures.attention_over_training(snapshots, labels, head=9)
+    with pytest.raises(ValueError, match="No attention snapshots"):
+        figures.attention_over_training([], labels)
