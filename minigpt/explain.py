@@ -179,11 +179,13 @@ STAGE_TEXT: dict[str, dict[str, str]] = {
 
 CHAPTER_TEXT: dict[str, dict[str, str]] = {
     "tokens": {
-        "en": "A model never sees letters. The tokenizer (tiktoken cl100k_base, the same one as the notebook) cuts "
-              "the text into pieces and gives each piece an id. A leading space is part of the token, so \"␣the\" "
-              "and \"the\" are different tokens. Ids the model never saw in its corpus become <unk>.",
-        "zh": "模型看不到字母。分词器（tiktoken 的 cl100k_base，与笔记本相同）把文本切成一个个 token，每个 token 有一个编号。"
-              "前导空格也属于 token，所以 “␣the” 和 “the” 是两个不同的 token。语料中没出现过的编号会变成 <unk>。",
+        "en": "A model never sees text, only numbers. The tokenizer (tiktoken cl100k_base, the same one as the "
+              "notebook) cuts the text into pieces and gives each piece an id. A leading space is part of the token, "
+              "so \"␣the\" and \"the\" are different tokens. Ids the model has no row for become <unk>; with the "
+              "character vocabulary every character is its own token.",
+        "zh": "模型看不到文字，只看得到数字。分词器（tiktoken 的 cl100k_base，与笔记本相同）把文本切成一个个 token，"
+              "每个 token 有一个编号。前导空格也属于 token，所以 “␣the” 和 “the” 是两个不同的 token。"
+              "模型词表里没有的编号会变成 <unk>；如果选择字符级词表，每个字符就是一个 token。",
     },
     "embedding": {
         "en": "Each token id becomes a vector of d_model numbers by table lookup, and a fixed sinusoidal vector for "
