@@ -238,6 +238,7 @@ class Trainer:
         self._attention_stride = max(1, attention_every)  # doubles each time the snapshots are thinned
         self.max_attention_snapshots = max(2, max_attention_snapshots)
         self._attention_rows = None
+        self.attention_tokens: tuple[str, ...] = ()  # the snapshot sentence's tokens (heatmap labels)
         if attention_every:
             try:
                 text_rows = tokenize(vocab, attention_text, T).rows
@@ -317,7 +318,11 @@ class Trainer:
             if self._dropout_state is not None:
                 self._dropout_state = _rng_get(self.device)
                 _rng_set(self.device, outer)
-        norm = nn.utils.clip_grad_norm_(self.model.parameters(), self._clip, foreach=True)
+        if self._clip < math.inf:
+            norm = nn.utils.clip_grad_norm_(self.model.parameters(), self._clip, foreach=True)
+        else:  # no clipping: the norm is still needed to catch an infinite gradient
+            norm = nn.utils.get_total_norm([p.grad for p in self.model.parameters() if p.grad is not None],
+                                           foreach=True)
         check = torch.stack([loss.detach(), norm])
         if self.world_size > 1:
             torch.distributed.all_reduce(check)
