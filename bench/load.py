@@ -53,6 +53,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def option_env(options: dict[str, str]) -> dict[str, str]:
+    """Streamlit config options as environment variables (runner.postScriptGC -> STREAMLIT_RUNNER_POST_SCRIPT_GC),
+    so they reach every process, also those run_cluster.sh starts."""
+    return {"STREAMLIT_" + re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).replace(".", "_").upper(): value
+            for name, value in options.items()}
+
+
 def free_port_range(count: int) -> int:
     """The first of `count` consecutive free ports on 127.0.0.1 (checked now; bounded search)."""
     for _ in range(50):
@@ -85,12 +92,12 @@ def wait_http(url: str, limit_s: float, proc: subprocess.Popen) -> None:
 class Servers:
     """One `streamlit run`, or deploy/run_cluster.sh (k processes behind nginx). Stopped on exit."""
 
-    def __init__(self, processes: int, log_dir: Path):
+    def __init__(self, processes: int, log_dir: Path, options: dict[str, str] | None = None):
         self.processes = processes
         self.port = free_port()
         self.backends = [self.port]  # where the warm-up goes: every streamlit process directly
         self.log = open(log_dir / f"load-server-{processes}.log", "w")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **option_env(options or {})}
         if processes == 1:
             cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
                    "--server.port", str(self.port), "--server.address", "127.0.0.1",
@@ -430,7 +437,12 @@ async def level(n: int, url: str, servers: Servers, args, seed: int) -> dict:
         "jobs_accepted": stats.jobs_accepted, "jobs_refused": stats.jobs_refused,
         "server_peak_rss_mb": round(monitor.peak_rss / 2**20, 1),
         "server_cpu_percent": round(100 * monitor.cpu_s / max(monitor.wall_s, 1e-9), 1),
+        # CPU per rerun hardly depends on what else runs on the machine: the cost of one student's click.
+        "server_cpu_ms_per_rerun": round(1000 * monitor.cpu_s / max(len(every), 1), 1),
         "missing": sorted(stats.missing),
+        # Load average at the end of the level: well above the server's own share means other programs
+        # were competing for the cores, and the latencies are worse than the app alone would give.
+        "loadavg_1min": round(os.getloadavg()[0], 2),
     }
 
 
@@ -440,7 +452,7 @@ def fmt(x: float | None) -> str:
 
 def print_table(rows: list[dict]) -> None:
     head = (f"{'proc':>4} {'N':>3} {'reruns':>6} {'ctrl med':>8} {'ctrl p95':>8} {'all med':>8} {'all p95':>8} "
-            f"{'exc':>4} {'disc':>4} {'t/o':>4} {'jobs ok/ref':>11} {'RSS MB':>7} {'CPU %':>6} {'wall s':>7}")
+            f"{'exc':>4} {'disc':>4} {'t/o':>4} {'jobs ok/ref':>11} {'RSS MB':>7} {'CPU %':>6} {'ms/run':>6} {'wall s':>7} {'load':>5}")
     print(head)
     print("-" * len(head))
     for r in rows:
@@ -448,12 +460,12 @@ def print_table(rows: list[dict]) -> None:
               f"{fmt(r['control_p95_s']):>8} {fmt(r['all_median_s']):>8} {fmt(r['all_p95_s']):>8} "
               f"{r['exceptions']:>4} {r['disconnects']:>4} {r['timeouts']:>4} "
               f"{str(r['jobs_accepted']) + '/' + str(r['jobs_refused']):>11} {r['server_peak_rss_mb']:>7} "
-              f"{r['server_cpu_percent']:>6} {r['wall_s']:>7}")
+              f"{r['server_cpu_percent']:>6} {r['server_cpu_ms_per_rerun']:>6} {r['wall_s']:>7} {r['loadavg_1min']:>5}")
 
 
 async def measure(args, processes: int) -> list[dict]:
     log_dir = RESULTS.parent
-    with Servers(processes, log_dir) as servers:
+    with Servers(processes, log_dir, args.options) as servers:
         url = f"ws://127.0.0.1:{servers.port}/_stcore/stream"
         # Warm-up: one visit through every page on every process, not recorded (imports, caches, first traces).
         for port in servers.backends:
@@ -463,6 +475,7 @@ async def measure(args, processes: int) -> list[dict]:
         rows = []
         for n in args.sessions:
             row = await level(n, url, servers, args, seed=n)
+            row["streamlit_options"] = args.options
             rows.append(row)
             print_table([row])
             await asyncio.sleep(args.pause)  # let disconnected sessions be cleaned up before the next level
@@ -482,13 +495,21 @@ def main() -> None:
     parser.add_argument("--rerun-timeout", type=float, default=60.0, help="seconds one rerun may take")
     parser.add_argument("--level-timeout", type=float, default=600.0, help="seconds one level may take")
     parser.add_argument("--pause", type=float, default=3.0)
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where the JSON goes")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.OPTION=VALUE",
+                        help="a Streamlit config option for the servers, e.g. runner.postScriptGC=false")
     args = parser.parse_args()
+    try:
+        args.options = dict(item.split("=", 1) for item in args.set)
+    except ValueError:
+        parser.error("--set takes SECTION.OPTION=VALUE")
     if max(args.sessions) > 200 or max(args.processes) > 8:
         parser.error("at most 200 sessions and 8 processes: this is a laptop-sized test")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)  # server logs
     rows = []
     for processes in args.processes:
-        print(f"\n== {processes} process(es){' behind nginx' if processes > 1 else ''} ==")
+        print(f"\n== {processes} process(es){' behind nginx' if processes > 1 else ''} {args.options or ''} ==")
         rows += asyncio.run(measure(args, processes))
     print("\nAll levels (latencies in seconds from rerun request to script_finished):")
     print_table(rows)
@@ -498,9 +519,10 @@ def main() -> None:
     samples = sorted({e for r in rows for e in r["exception_samples"]})
     if samples:
         print("Exceptions seen:", *samples, sep="\n  ")
-    RESULTS.write_text(json.dumps({"command": " ".join([Path(sys.executable).name, *sys.argv]),
+    args.out.write_text(json.dumps({"command": " ".join([Path(sys.executable).name, *sys.argv]),
+                                   "streamlit_options": args.options,
                                    "cpu_count": os.cpu_count(), "rows": rows}, indent=2))
-    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":
