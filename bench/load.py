@@ -3,6 +3,7 @@
     .venv/bin/python bench/load.py                       # 1, 10, 20, 40 sessions against one process
     .venv/bin/python bench/load.py --processes 2         # the same behind nginx (deploy/run_cluster.sh)
     .venv/bin/python bench/load.py --sessions 1 5 --rounds 1 --train
+    .venv/bin/python bench/load.py --variant default --variant runner.postScriptGC=false   # side by side
 
 The script starts the app itself (a free port on 127.0.0.1 only), warms it with one session, then for each
 N opens N websocket sessions at once. Each session does what a student does: opens the app, changes a
@@ -451,12 +452,13 @@ def fmt(x: float | None) -> str:
 
 
 def print_table(rows: list[dict]) -> None:
-    head = (f"{'proc':>4} {'N':>3} {'reruns':>6} {'ctrl med':>8} {'ctrl p95':>8} {'all med':>8} {'all p95':>8} "
+    head = (f"{'variant':<22} {'proc':>4} {'N':>3} {'reruns':>6} {'ctrl med':>8} {'ctrl p95':>8} {'all med':>8} {'all p95':>8} "
             f"{'exc':>4} {'disc':>4} {'t/o':>4} {'jobs ok/ref':>11} {'RSS MB':>7} {'CPU %':>6} {'ms/run':>6} {'wall s':>7} {'load':>5}")
     print(head)
     print("-" * len(head))
     for r in rows:
-        print(f"{r['processes']:>4} {r['sessions']:>3} {r['reruns']:>6} {fmt(r['control_median_s']):>8} "
+        variant = ",".join(f"{k.split('.')[-1]}={v}" for k, v in r["streamlit_options"].items()) or "default"
+        print(f"{variant[:22]:<22} {r['processes']:>4} {r['sessions']:>3} {r['reruns']:>6} {fmt(r['control_median_s']):>8} "
               f"{fmt(r['control_p95_s']):>8} {fmt(r['all_median_s']):>8} {fmt(r['all_p95_s']):>8} "
               f"{r['exceptions']:>4} {r['disconnects']:>4} {r['timeouts']:>4} "
               f"{str(r['jobs_accepted']) + '/' + str(r['jobs_refused']):>11} {r['server_peak_rss_mb']:>7} "
@@ -496,21 +498,25 @@ def main() -> None:
     parser.add_argument("--level-timeout", type=float, default=600.0, help="seconds one level may take")
     parser.add_argument("--pause", type=float, default=3.0)
     parser.add_argument("--out", type=Path, default=RESULTS, help="where the JSON goes")
-    parser.add_argument("--set", action="append", default=[], metavar="SECTION.OPTION=VALUE",
-                        help="a Streamlit config option for the servers, e.g. runner.postScriptGC=false")
+    parser.add_argument("--variant", action="append", default=[], metavar="OPTION=VALUE[,...]",
+                        help="Streamlit config options for the servers, e.g. runner.postScriptGC=false; repeat to "
+                             "measure several variants side by side in one run ('default': the app's own config)")
     args = parser.parse_args()
     try:
-        args.options = dict(item.split("=", 1) for item in args.set)
+        variants = [{} if v in ("", "default") else dict(item.split("=", 1) for item in v.split(","))
+                    for v in (args.variant or ["default"])]
     except ValueError:
-        parser.error("--set takes SECTION.OPTION=VALUE")
+        parser.error("--variant takes SECTION.OPTION=VALUE[,SECTION.OPTION=VALUE...] or 'default'")
     if max(args.sessions) > 200 or max(args.processes) > 8:
         parser.error("at most 200 sessions and 8 processes: this is a laptop-sized test")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)  # server logs
     rows = []
     for processes in args.processes:
-        print(f"\n== {processes} process(es){' behind nginx' if processes > 1 else ''} {args.options or ''} ==")
-        rows += asyncio.run(measure(args, processes))
+        for options in variants:
+            args.options = options
+            print(f"\n== {processes} process(es){' behind nginx' if processes > 1 else ''} {options or ''} ==")
+            rows += asyncio.run(measure(args, processes))
     print("\nAll levels (latencies in seconds from rerun request to script_finished):")
     print_table(rows)
     missing = sorted({m for r in rows for m in r["missing"]})
@@ -520,7 +526,7 @@ def main() -> None:
     if samples:
         print("Exceptions seen:", *samples, sep="\n  ")
     args.out.write_text(json.dumps({"command": " ".join([Path(sys.executable).name, *sys.argv]),
-                                   "streamlit_options": args.options,
+                                   "variants": variants,
                                    "cpu_count": os.cpu_count(), "rows": rows}, indent=2))
     print(f"wrote {args.out}")
 
