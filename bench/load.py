@@ -465,6 +465,20 @@ def print_table(rows: list[dict]) -> None:
               f"{r['server_cpu_percent']:>6} {r['server_cpu_ms_per_rerun']:>6} {r['wall_s']:>7} {r['loadavg_1min']:>5}")
 
 
+def markdown_table(rows: list[dict]) -> str:
+    """The table for bench/README.md and README.md."""
+    lines = ["| variant | processes | sessions | control change median / p95 (s) | any rerun median / p95 (s) | "
+             "errors (exc/disc/timeout) | jobs ok/refused | server RSS (MB) | server CPU | CPU per rerun (ms) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        variant = ", ".join(f"{k}={v}" for k, v in r["streamlit_options"].items()) or "default"
+        lines.append(f"| {variant} | {r['processes']} | {r['sessions']} | {fmt(r['control_median_s'])} / "
+                     f"{fmt(r['control_p95_s'])} | {fmt(r['all_median_s'])} / {fmt(r['all_p95_s'])} | "
+                     f"{r['exceptions']}/{r['disconnects']}/{r['timeouts']} | {r['jobs_accepted']}/{r['jobs_refused']} | "
+                     f"{r['server_peak_rss_mb']:.0f} | {r['server_cpu_percent']:.0f} % | {r['server_cpu_ms_per_rerun']:.0f} |")
+    return "\n".join(lines)
+
+
 async def measure(args, processes: int) -> list[dict]:
     log_dir = RESULTS.parent
     with Servers(processes, log_dir, args.options) as servers:
@@ -519,6 +533,7 @@ def main() -> None:
             rows += asyncio.run(measure(args, processes))
     print("\nAll levels (latencies in seconds from rerun request to script_finished):")
     print_table(rows)
+    print("\n" + markdown_table(rows) + "\n")
     missing = sorted({m for r in rows for m in r["missing"]})
     if missing:
         print("Not in the app (skipped):", ", ".join(missing))
