@@ -24,7 +24,6 @@ import random
 import re
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -33,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import websockets
+from streamlit.proto.Alert_pb2 import Alert
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
@@ -42,7 +42,7 @@ RESULTS = ROOT / "bench" / "results" / "load.json"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 WALK_PAGES = ("tokens", "embedding", "attention", "block", "output")  # url paths of the chapter pages
-STEP_CONTROL = re.compile(r"next|→|▶|⏭|step|下一", re.I)   # a button (or slider) that advances the Step page
+STEP_CONTROL = re.compile(r"next|→|▶|⏭|下一", re.I)   # the button that advances the Step page
 TRAIN_BUTTON = re.compile(r"train|start|开始|训练", re.I)
 REFUSED = re.compile(r"refus|busy|too many|wait|slot|limit|拒绝|稍后|已满", re.I)
 
@@ -209,7 +209,7 @@ class Stats:
 @dataclass
 class RunResult:
     widgets: dict[str, tuple[str, str]]  # widget id -> (element type, label), of this run
-    texts: list[str]                     # alerts, markdown and captions shown
+    warnings: list[str]                  # st.warning / st.error texts shown
     exceptions: list[str]
 
 
@@ -235,6 +235,10 @@ def widget_value(widget_id: str, which: str, body) -> WidgetState | None:
     return None
 
 
+class GaveUp(Exception):
+    """A rerun took longer than --rerun-timeout; the session is abandoned."""
+
+
 class Session:
     """A protocol-level client: what the browser's frontend sends, without drawing anything."""
 
@@ -254,9 +258,9 @@ class Session:
     async def __aexit__(self, *exc) -> None:
         await self.ws.close()
 
-    async def rerun(self, kind: str, press: str | None = None, page: str | None = None) -> RunResult | None:
+    async def rerun(self, kind: str, press: str | None = None, page: str | None = None) -> RunResult:
         """Send one rerun request, as the frontend does: every widget's current value (plus a pressed button's
-        trigger), and the page. Read ForwardMsgs until the run finishes. Returns None on a timeout."""
+        trigger), and the page. Read ForwardMsgs until the run finishes. Raises GaveUp on a timeout."""
         msg = BackMsg()
         cs = msg.rerun_script
         cs.query_string = self.query_string
@@ -269,7 +273,7 @@ class Session:
             cs.widget_states.widgets.append(WidgetState(id=press, trigger_value=True))
         started = time.perf_counter()
         widgets: dict[str, tuple[str, str]] = {}
-        texts, exceptions = [], []
+        warnings, exceptions = [], []
         try:
             await self.ws.send(msg.SerializeToString())
             deadline = started + self.timeout_s
@@ -286,14 +290,15 @@ class Session:
                 elif kind_of == "page_info_changed":
                     self.query_string = fwd.page_info_changed.query_string
                 elif kind_of == "delta" and fwd.delta.WhichOneof("type") == "new_element":
-                    self._read_element(fwd.delta.new_element, widgets, texts, exceptions)
+                    self._read_element(fwd.delta.new_element, widgets, warnings, exceptions)
                 elif kind_of == "script_finished":
                     if fwd.script_finished == ForwardMsg.FINISHED_EARLY_FOR_RERUN:
                         continue  # a newer run replaced this one; wait for it
                     break
         except asyncio.TimeoutError:
+            # The late messages of this run would be mistaken for the next one's: the student gives up.
             self.stats.timeouts += 1
-            return None
+            raise GaveUp from None
         except websockets.ConnectionClosed:
             self.stats.disconnects += 1
             raise
@@ -301,17 +306,15 @@ class Session:
         # Like the frontend: widgets that were not drawn in this run are forgotten.
         self.state = {wid: state for wid, state in self.state.items() if wid in widgets}
         self.stats.exceptions.extend(exceptions)
-        return RunResult(widgets, texts, exceptions)
+        return RunResult(widgets, warnings, exceptions)
 
-    def _read_element(self, el, widgets, texts, exceptions) -> None:
+    def _read_element(self, el, widgets, warnings, exceptions) -> None:
         which = el.WhichOneof("type")
         if which == "exception":
             exceptions.append(f"{el.exception.type}: {el.exception.message}"[:300])
             return
-        if which == "alert":
-            texts.append(el.alert.body)
-        elif which == "markdown":
-            texts.append(el.markdown.body)
+        if which == "alert" and el.alert.format in (Alert.ERROR, Alert.WARNING):
+            warnings.append(el.alert.body)
         body = getattr(el, which, None) if which else None
         widget_id = getattr(body, "id", "") if body is not None else ""
         if widget_id:
@@ -335,9 +338,7 @@ async def student(index: int, url: str, args, stats: Stats, rng: random.Random) 
     """One student's visit. Bounded by args.rounds and each rerun's timeout."""
     try:
         async with Session(url, f"s{index}-{rng.getrandbits(32):08x}", args.rerun_timeout, stats) as s:
-            first = await s.rerun("page")  # opening the app: the overview page
-            if first is None:
-                return
+            await s.rerun("page")  # opening the app: the overview page
             for round_ in range(args.rounds):
                 # A control change: the seed (a number input), then the text (a text area).
                 if s.set_widget("c_seed", double_value=rng.randrange(0, 10_000)):
@@ -352,7 +353,7 @@ async def student(index: int, url: str, args, stats: Stats, rng: random.Random) 
                 await step_through(s, args, stats)
             if args.train and index < args.train_sessions:
                 await press_train(s, args, stats)
-    except websockets.ConnectionClosed:
+    except (websockets.ConnectionClosed, GaveUp):
         pass  # counted where it happened
     except (OSError, asyncio.TimeoutError):  # could not connect at all
         stats.disconnects += 1
@@ -364,8 +365,6 @@ async def step_through(s: Session, args, stats: Stats) -> None:
         return
     result = await s.rerun("page", page="step")
     for _ in range(args.steps):
-        if result is None:
-            return
         buttons = [wid for wid, (kind, label) in result.widgets.items()
                    if kind == "button" and (STEP_CONTROL.search(label) or STEP_CONTROL.search(wid))]
         if not buttons:
@@ -379,25 +378,20 @@ async def press_train(s: Session, args, stats: Stats) -> None:
         stats.missing.add("page train")
         return
     result = await s.rerun("page", page="train")
-    if result is None:
-        return
     buttons = [wid for wid, (kind, label) in result.widgets.items()
                if kind == "button" and (TRAIN_BUTTON.search(label) or TRAIN_BUTTON.search(wid))]
     if not buttons:
         stats.missing.add("a Train button on the Train page")
         return
     after = await s.rerun("train", press=buttons[0])
-    if after is None:
-        return
-    if any(REFUSED.search(t) for t in after.texts):
+    if any(REFUSED.search(t) for t in after.warnings):
         stats.jobs_refused += 1
     else:
         stats.jobs_accepted += 1
     # Watch the job for a few reruns (the page's own refresh), as a student would, then leave.
     for _ in range(args.train_polls):
         await asyncio.sleep(1.0)
-        if await s.rerun("train") is None:
-            return
+        await s.rerun("train")
 
 
 # -- one level (N students at once) -----------------------------------------------------------------
@@ -414,7 +408,7 @@ async def level(n: int, url: str, servers: Servers, args, seed: int) -> dict:
     stop = asyncio.Event()
     watcher = asyncio.create_task(monitor.run(stop))
     rng = random.Random(seed)
-    started = time.monotonic()
+    started, client_cpu = time.monotonic(), time.process_time()
     tasks = [asyncio.create_task(student(i, url, args, stats, random.Random(rng.random()))) for i in range(n)]
     done, pending = await asyncio.wait(tasks, timeout=args.level_timeout)
     for task in pending:  # the level's time limit: whoever is still running is cut off and counted
@@ -438,6 +432,8 @@ async def level(n: int, url: str, servers: Servers, args, seed: int) -> dict:
         "jobs_accepted": stats.jobs_accepted, "jobs_refused": stats.jobs_refused,
         "server_peak_rss_mb": round(monitor.peak_rss / 2**20, 1),
         "server_cpu_percent": round(100 * monitor.cpu_s / max(monitor.wall_s, 1e-9), 1),
+        # The client shares the machine's cores with the servers: it is part of the load on a 2-core box.
+        "client_cpu_percent": round(100 * (time.process_time() - client_cpu) / max(monitor.wall_s, 1e-9), 1),
         # CPU per rerun hardly depends on what else runs on the machine: the cost of one student's click.
         "server_cpu_ms_per_rerun": round(1000 * monitor.cpu_s / max(len(every), 1), 1),
         "missing": sorted(stats.missing),
