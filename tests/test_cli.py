@@ -36,7 +36,8 @@ def test_train_then_generate_end_to_end(tmp_path):
     assert ckpt.config == presets.get("lecture").model
     state = ckpt.train_state
     assert state["steps"] == 30 and state["preset"] == "lecture" and state["corpus"] == "builtin"
-    assert state["train_config"] == dataclasses.replace(presets.get("lecture").train, steps=30).to_dict()
+    assert state["train_config"] == dataclasses.replace(presets.get("lecture").train, steps=30,
+                                                                eval_batches=3).to_dict()
     assert len(state["history"]["loss"]) == 30 and state["wall_time_s"] > 0
     assert [e["step"] for e in state["evals"]] == [0, 30]
 

@@ -173,3 +173,21 @@ def test_device_auto_and_mismatched_vocab_are_handled():
     with pytest.raises(ConfigError, match="vocabulary"):
         Trainer(ModelConfig(vocab="compact"), TRAIN, rows, vocab)
     assert math.isfinite(trainer.evals[-1].val_loss)
+
+
+def test_presets_hold_the_documented_values():
+    from minigpt import presets
+
+    assert presets.names() == ["tutorial", "lecture", "notebook", "fast-cpu"]
+    tutorial = presets.get("tutorial")
+    assert (tutorial.train.batch_size, tutorial.model.context_length, tutorial.model.d_model) == (4, 16, 64)
+    assert (tutorial.model.num_blocks, tutorial.model.num_heads, tutorial.model.norm) == (8, 4, "pre")
+    assert (tutorial.model.dropout, tutorial.model.qkv_bias, tutorial.model.vocab) == (0.1, False, "full")
+    assert (tutorial.train.learning_rate, tutorial.train.steps) == (1e-3, 5000)
+    assert (tutorial.train.eval_interval, tutorial.train.eval_batches) == (50, 20)
+    notebook = presets.get("notebook")
+    assert (notebook.model.num_blocks, notebook.model.norm, notebook.model.vocab) == (1, "post", "compact")
+    for preset in presets.PRESETS.values():
+        assert preset.description("en") and preset.description("zh") != preset.description("en")
+    with pytest.raises(ConfigError, match="Unknown preset 'x'; choose one of tutorial"):
+        presets.get("x")
