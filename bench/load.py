@@ -215,7 +215,7 @@ class RunResult:
 
 def widget_value(widget_id: str, which: str, body) -> WidgetState | None:
     """The value a widget element shows, in the form the frontend sends it back (None: not a value widget)."""
-    current = body.set_value
+    current = getattr(body, "set_value", False)
     if which == "number_input":
         return WidgetState(id=widget_id, double_value=body.value if current else body.default)
     if which in ("text_area", "text_input"):
@@ -383,6 +383,7 @@ async def press_train(s: Session, args, stats: Stats) -> None:
     if not buttons:
         stats.missing.add("a Train button on the Train page")
         return
+    buttons.sort(key=lambda wid: not wid.endswith("start"))  # the page's start button (key train_start) first
     after = await s.rerun("train", press=buttons[0])
     if any(REFUSED.search(t) for t in after.warnings):
         stats.jobs_refused += 1
