@@ -100,7 +100,7 @@ def model_inputs() -> None:
 
 PAGES = {
     "walkthrough": [
-        st.Page("pages/home.py", title="Overview", icon="🏠", url_path="overview", default=True),
+        st.Page("pages/home.py", title="Overview", icon="🏠", default=True),
         st.Page("pages/tokens.py", title="1 Text → tokens", icon="🔤", url_path="tokens"),
         st.Page("pages/embedding.py", title="2 Embedding & position", icon="📍", url_path="embedding"),
         st.Page("pages/attention.py", title="3 Attention", icon="👀", url_path="attention"),

@@ -16,11 +16,11 @@ left, right = st.columns([3, 2])
 with left:
     st.subheader(t("home_model", lang))
     st.markdown(f"**{ws.model_label}** · {ws.corpus.title}")
-    cols = st.columns(4)
+    cols = st.columns(3)
     cols[0].metric(t("parameters", lang), f"{parameter_count(config, ws.vocab.size):,}")
     cols[1].metric(t("vocab_rows", lang), f"{ws.vocab.size:,}")
     cols[2].metric(t("corpus_tokens", lang), f"{len(ws.corpus_rows):,}")
-    cols[3].metric("d_model × heads × blocks", f"{config.d_model} × {config.num_heads} × {config.num_blocks}")
+    st.markdown(f"`d_model {config.d_model}` · `num_heads {config.num_heads}` · `num_blocks {config.num_blocks}`")
     st.caption(t("home_config", lang).format(ctx=config.context_length, norm=config.norm, vocab=config.vocab,
                                             seed=config.seed, dk=config.d_k, ffn=config.d_ffn))
 with right:
