@@ -98,20 +98,26 @@ def model_inputs() -> None:
         st.error(str(exc))
 
 
+def title(en: str, zh: str) -> str:
+    return zh if lang == "zh" else en
+
+
 PAGES = {
-    "walkthrough": [
-        st.Page("pages/home.py", title="Overview", icon="🏠", default=True),
-        st.Page("pages/tokens.py", title="1 Text → tokens", icon="🔤", url_path="tokens"),
-        st.Page("pages/embedding.py", title="2 Embedding & position", icon="📍", url_path="embedding"),
-        st.Page("pages/attention.py", title="3 Attention", icon="👀", url_path="attention"),
-        st.Page("pages/block.py", title="4 Residual, LayerNorm, FFN", icon="🧱", url_path="block"),
-        st.Page("pages/output.py", title="5 Output", icon="🎯", url_path="output"),
+    title("walkthrough", "逐步讲解"): [
+        st.Page("pages/home.py", title=title("Overview", "概览"), icon="🏠", default=True),
+        st.Page("pages/tokens.py", title=title("1 Text → tokens", "1 文本 → token"), icon="🔤", url_path="tokens"),
+        st.Page("pages/embedding.py", title=title("2 Embedding & position", "2 嵌入与位置"), icon="📍",
+                url_path="embedding"),
+        st.Page("pages/attention.py", title=title("3 Attention", "3 注意力"), icon="👀", url_path="attention"),
+        st.Page("pages/block.py", title=title("4 Residual, LayerNorm, FFN", "4 残差、层归一化、前馈网络"), icon="🧱",
+                url_path="block"),
+        st.Page("pages/output.py", title=title("5 Output", "5 输出"), icon="🎯", url_path="output"),
     ],
-    "teach & explore": [
-        st.Page("pages/step.py", title="Step through (lecture)", icon="▶️", url_path="step"),
-        st.Page("pages/compare.py", title="Compare two models", icon="⚖️", url_path="compare"),
-        st.Page("pages/train.py", title="Train live", icon="📉", url_path="train"),
-        st.Page("pages/generate.py", title="Generate", icon="✍️", url_path="generate"),
+    title("teach & explore", "教学与探索"): [
+        st.Page("pages/step.py", title=title("Step through (lecture)", "逐步讲解（授课）"), icon="▶️", url_path="step"),
+        st.Page("pages/compare.py", title=title("Compare two models", "比较两个模型"), icon="⚖️", url_path="compare"),
+        st.Page("pages/train.py", title=title("Train live", "实时训练"), icon="📉", url_path="train"),
+        st.Page("pages/generate.py", title=title("Generate", "生成文本"), icon="✍️", url_path="generate"),
     ],
 }
 
