@@ -1,0 +1,90 @@
+"""Every walkthrough page in a real Chromium against `streamlit run app.py`: the plotly figures render, no
+Streamlit exception block appears, Next walks the Step page to its end, and bad uploads get a message.
+Screenshots of every page go to artifacts/screenshots/ (git-ignored) for a person to look at."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, SHOTS, exceptions, streamlit_server, wait_plots, wait_ready
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("CI") == "true":
+        raise RuntimeError(f"CI needs {CHROMIUM} for the browser tests.")
+    pytest.skip(f"{CHROMIUM} is not installed", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api")
+
+# url path -> figures the page draws at least (with the default controls)
+PAGES = {"": 0, "tokens": 0, "embedding": 5, "attention": 12, "block": 9, "output": 4, "compare": 1}
+
+
+@pytest.fixture(scope="module")
+def browser_page():
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with streamlit_server() as url, sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        yield url, page
+        browser.close()
+
+
+@pytest.mark.parametrize("path", list(PAGES))
+def test_page_renders_without_exceptions(browser_page, path):
+    url, page = browser_page
+    page.goto(f"{url}/{path}")
+    wait_ready(page)
+    if PAGES[path]:
+        wait_plots(page, PAGES[path])
+    assert not exceptions(page), exceptions(page)
+    page.screenshot(path=str(SHOTS / f"page_{path or 'overview'}.png"), full_page=True)
+
+
+def test_step_page_next_to_the_end(browser_page):
+    url, page = browser_page
+    page.goto(f"{url}/step")
+    wait_ready(page)
+    page.screenshot(path=str(SHOTS / "step_01.png"), full_page=True)
+    for n in range(2, 25):
+        page.locator(".st-key-step_next button").click()
+        page.wait_for_function(  # the click's rerun has drawn step n (a readiness check alone can run early)
+            f"() => [...document.querySelectorAll('h2')].some(h => h.innerText.startsWith('{n}. '))", timeout=30_000)
+        wait_ready(page)
+        if n != 1:
+            wait_plots(page, 1)
+        assert not exceptions(page), (n, exceptions(page))
+        if n in (3, 9, 10, 11, 16, 18, 23, 24):
+            page.screenshot(path=str(SHOTS / f"step_{n:02d}.png"), full_page=True)
+    assert page.locator(".st-key-step_next button").is_disabled()
+    assert "stage=probs" not in page.url and "stage=topk" in page.url  # the stage lives in the URL
+
+
+def test_projector_view_and_chinese(browser_page):
+    url, page = browser_page
+    page.goto(f"{url}/step?view=projector&lang=zh&stage=blocks.0.attn.masked")
+    wait_ready(page)
+    wait_plots(page, 1)
+    assert not exceptions(page)
+    assert "掩码" in page.inner_text("h2")
+    page.screenshot(path=str(SHOTS / "step_projector_zh.png"), full_page=True)
+
+
+@pytest.mark.parametrize("name, data, words", [
+    ("latin1.txt", "café à la crème".encode("latin-1"), "not UTF-8"),
+    ("huge.txt", b"a" * 2_000_001, "the limit is 2,000,000"),
+])
+def test_bad_uploads_get_a_message(browser_page, tmp_path, name, data, words):
+    url, page = browser_page
+    page.goto(f"{url}/tokens?corpus=upload")
+    wait_ready(page)
+    upload = tmp_path / name
+    upload.write_bytes(data)
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").first.set_input_files(str(upload))
+    page.wait_for_selector(f"text={words}", timeout=30_000)
+    wait_ready(page)
+    assert not exceptions(page)
+    assert page.locator("h1").first.is_visible()  # the page still works, on the built-in corpus
+    page.screenshot(path=str(SHOTS / f"upload_{name}.png"), full_page=True)
