@@ -70,6 +70,7 @@ TEXT: dict[str, dict[str, str]] = {
                             "Drag the slider to scrub through training; every snapshot uses the same 0–1 colour scale.",
                       "zh": "固定句子上某个头的注意力权重，随训练不断快照。拖动滑块回看训练过程；所有快照使用相同的 0–1 色阶。"},
     "snapshot": {"en": "snapshot (training step)", "zh": "快照（训练步数）"},
+    "follow_newest": {"en": "follow the newest snapshot (switch off to scrub)", "zh": "跟随最新快照（关闭后可拖动回看）"},
     "block": {"en": "block", "zh": "块"},
     "head": {"en": "head", "zh": "头"},
     "trained_ready": {"en": "The trained model (step {step:,}) is now “Trained in this session” in the sidebar, "
@@ -181,7 +182,11 @@ def loss_figure(loss_steps: Sequence[int], losses: Sequence[float], evals: Seque
     fig = figures.loss_curves(points, evaluated, uniform_loss=uniform_loss, lang=lang)
     if tokens_per_step:
         fig.update_xaxes(title_text=html.escape(tr("tokens_seen", lang)))
-    fig.update_layout(uirevision="loss")  # zoom survives the once-a-second refresh
+    # The legend under the plot (above, it covers the title in a half-width column); the y axis fits the
+    # curves rather than starting at 0, so a fall from 7.2 to 5 fills the height on a projector.
+    fig.update_layout(uirevision="loss", legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0),
+                      margin=dict(l=10, r=10, t=70, b=10), height=460)
+    fig.update_yaxes(rangemode="normal")
     return fig
 
 

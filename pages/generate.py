@@ -4,7 +4,7 @@ import streamlit as st
 
 from pages import common
 from minigpt import train_figures as tf
-from minigpt.explain import t
+from minigpt.explain import explain, t
 from minigpt.figures import plotly_config
 from minigpt.sampling import InputError, generate
 
@@ -21,7 +21,7 @@ def _generation(model_key: str, prompt: str, max_new_tokens: int, temperature: f
 
 
 st.title(tf.tr("generate_title", lang))
-st.write(t("generate", lang))
+st.write(explain("generate", lang))
 common.show_notices(ws)
 st.caption(tf.tr("gen_model", lang).format(label=ws.model_label))
 

@@ -14,7 +14,7 @@ from minigpt import checkpoint, devices, jobs, presets
 from minigpt import train_figures as tf
 from minigpt.config import ConfigError, TrainConfig, parameter_count
 from minigpt.corpus import CorpusError
-from minigpt.explain import t
+from minigpt.explain import explain, t
 from minigpt.sampling import InputError
 
 CUSTOM = "custom"
@@ -214,15 +214,16 @@ def attention_ui(j, p) -> None:
     block = cols[0].selectbox(tf.tr("block", lang), range(j.model_config.num_blocks), key="train_att_block")
     head = cols[1].selectbox(tf.tr("head", lang), range(j.model_config.num_heads), key="train_att_head")
     steps = [s.step for s in p.attention]
-    # Follow the newest snapshot until the person drags the slider back.
-    follow = st.session_state.get("train_att_step") in (None, st.session_state.get("_att_newest"))
-    if follow or st.session_state.get("train_att_step") not in steps:
-        st.session_state["train_att_step"] = steps[-1]
-    st.session_state["_att_newest"] = steps[-1]
-    if len(steps) > 1:
+    # Follow the newest snapshot while training, or scrub: a slider whose options grow every second would
+    # fight the person dragging it, so it appears only when following is switched off.
+    follow = cols[2].toggle(tf.tr("follow_newest", lang), value=True, key="train_att_follow")
+    chosen = p.attention[-1]
+    if not follow and len(steps) > 1:
+        if st.session_state.get("train_att_step") not in steps:
+            st.session_state["train_att_step"] = steps[-1]
         with cols[2]:
-            st.select_slider(tf.tr("snapshot", lang), steps, key="train_att_step")
-    chosen = p.attention[steps.index(st.session_state["train_att_step"])]
+            picked = st.select_slider(tf.tr("snapshot", lang), steps, key="train_att_step")
+        chosen = p.attention[steps.index(picked)]
     fig = tf.attention_snapshot(chosen, p.attention_tokens, block=block, head=head, lang=lang)
     st.plotly_chart(fig, key="train_att_chart", config=tf.figures.plotly_config("minigpt-attention"))
 
@@ -303,7 +304,7 @@ if st.session_state.pop("_goto_attention", False):
     st.switch_page("pages/attention.py")
 
 st.title(tf.tr("train_title", lang))
-st.write(t("train", lang))
+st.write(explain("train", lang))
 common.show_notices(ws)
 
 with st.container(border=True):

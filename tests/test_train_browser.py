@@ -1,0 +1,143 @@
+"""A real browser against `streamlit run app.py`: start a short training run on the Train page, see the loss
+figure update at least twice, stop it, and open the Attention chapter on the trained model. Screenshots
+(start, middle, end, attention, generate) go to artifacts/screenshots/."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = ROOT / "artifacts" / "screenshots"
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("CI") == "true":
+        raise RuntimeError(f"CI needs {CHROMIUM} for the browser tests.")
+    pytest.skip(f"{CHROMIUM} is not installed", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = _free_port()
+    env = dict(os.environ, MINIGPT_TORCH_THREADS="1")  # leave a core to the browser
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url + "/_stcore/health", timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError(proc.stdout.read().decode(errors="replace"))
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        raise RuntimeError("streamlit did not start within 60 s")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM,
+                              args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield b
+        b.close()
+
+
+def _ready(page, timeout: float = 60_000) -> None:
+    page.wait_for_selector("[data-testid='stAppViewContainer']", timeout=timeout)
+    page.wait_for_selector(".stApp[data-test-connection-state='CONNECTED']", timeout=timeout)
+    page.wait_for_selector(".stApp[data-test-script-state='notRunning']", timeout=timeout)
+    page.wait_for_function("!document.querySelector(\"[data-testid='stSkeleton']\")", timeout=timeout)
+    assert page.locator("[data-testid='stException']").count() == 0
+
+
+LOSS_POINTS = """() => {
+  for (const el of document.querySelectorAll('.js-plotly-plot')) {
+    const title = el.layout && el.layout.title && el.layout.title.text;
+    if (title && title.includes('Loss during training')) return el._fullData && el._fullData.length ? el._fullData[0]._length : 0;  // drawn points
+  }
+  return -1;
+}"""
+
+
+def _shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.wait_for_selector(".stApp[data-test-script-state='notRunning']", timeout=30_000)  # not mid-refresh
+    page.screenshot(path=str(SHOTS / f"train-{name}.png"), full_page=True)
+
+
+def test_train_live_in_a_browser(server, browser):
+    page = browser.new_page(viewport={"width": 1440, "height": 2300})
+    page.goto(server)
+    _ready(page)
+    page.locator("[data-testid='stSidebarNav']").get_by_role("link", name="Train live").click()
+    page.get_by_role("heading", name="Train live").wait_for(timeout=30_000)
+    _ready(page)
+    steps = page.get_by_label("steps", exact=True)
+    steps.fill("400")
+    steps.press("Enter")
+    _ready(page)
+    every = page.get_by_label("evaluate every … steps")
+    every.fill("20")
+    every.press("Enter")
+    _ready(page)
+    page.get_by_role("button", name="Start training").click()
+    page.wait_for_function(f"({LOSS_POINTS})() > 0", timeout=90_000)  # plotly.js loads lazily
+    _shot(page, "1-start")
+
+    seen = [page.evaluate(LOSS_POINTS)]
+    deadline = time.monotonic() + 60
+    while len(set(seen)) < 3 and time.monotonic() < deadline:  # the figure updates without reloading
+        page.wait_for_timeout(700)
+        seen.append(page.evaluate(LOSS_POINTS))
+    assert len(set(seen)) >= 3 and seen == sorted(seen), seen
+    page.wait_for_timeout(1500)
+    _shot(page, "2-middle")
+
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_text("is now “Trained in this session”").wait_for(timeout=30_000)
+    _ready(page)
+    _shot(page, "3-end")
+
+    page.get_by_role("button", name="Look at it in the walkthrough").click()
+    page.wait_for_url("**/attention**", timeout=30_000)
+    _ready(page)
+    page.get_by_role("heading", name="3 · Attention").wait_for(timeout=30_000)
+    sidebar = page.locator("[data-testid='stSidebar']")
+    assert sidebar.get_by_role("radio", name="Trained in this session").is_checked()
+    _shot(page, "4-attention")
+
+    page.locator("[data-testid='stSidebarNav']").get_by_role("link", name="Generate").click()
+    page.get_by_role("heading", name="Generate").wait_for(timeout=30_000)
+    _ready(page)
+    assert page.locator("text=Colour = probability").count() == 1
+    _shot(page, "5-generate")
+    page.close()
