@@ -225,7 +225,8 @@ def attention_ui(j, p) -> None:
             picked = st.select_slider(tf.tr("snapshot", lang), steps, key="train_att_step")
         chosen = p.attention[steps.index(picked)]
     fig = tf.attention_snapshot(chosen, p.attention_tokens, block=block, head=head, lang=lang)
-    st.plotly_chart(fig, key="train_att_chart", config=tf.figures.plotly_config("minigpt-attention"))
+    left, _ = st.columns([3, 2]) if len(p.attention_tokens) <= 24 else (st.container(), None)  # colour bar nearby
+    left.plotly_chart(fig, key="train_att_chart", config=tf.figures.plotly_config("minigpt-attention"))
 
 
 def live(job_id: int, was_active: bool) -> None:
@@ -258,7 +259,9 @@ def _use_loaded() -> None:
 def hand_over(j, p) -> None:
     """Once per finished/stopped job: its weights become the session's trained model."""
     if st.session_state.get("_trained_job") != j.id and p.step > 0:
-        st.session_state[common.TRAINED] = j.result()
+        ckpt = j.result()
+        ckpt.train_state.setdefault("step", ckpt.train_state.get("steps"))  # the sidebar's label reads "step"
+        st.session_state[common.TRAINED] = ckpt
         st.session_state["_trained_job"] = j.id
         st.session_state.pop("_trained_bytes", None)
         st.session_state.pop("_trained_tag", None)

@@ -109,7 +109,7 @@ def test_live_run_updates_pauses_stops_and_opens_attention_on_the_trained_model(
     assert any(t.value.startswith("3 · Attention") for t in at.title)  # the Attention chapter...
     assert "_trained_tag" in at.session_state  # ...drew it from the trained checkpoint (common.model_choice)
     at.switch_page("pages/home.py").run()  # every page now shows the trained model
-    assert any("trained in this session" in m.value for m in at.markdown)
+    assert any(f"trained in this session (step {trained.train_state['steps']})" in m.value for m in at.markdown)
 
 
 def test_refusals_are_messages_not_tracebacks(no_leftover_jobs):
