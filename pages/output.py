@@ -56,7 +56,7 @@ if ws.model_label.startswith("fresh"):
 
 st.header(tr("scores", lang))
 for name in ("logits", "probs"):
-    sv.show_stage(ws, trace, name, row=row, lang=lang, side=True)
+    sv.show_stage(ws, trace, name, row=row, lang=lang)  # full width: 64 vocabulary columns need it
 
 st.header(tr("topk", lang))
 T = len(labels)

@@ -165,13 +165,14 @@ def downloads(ws, trace, name: str, *, row: int, head: int, lang: str, key: str)
 def stage_info(trace, name: str, lang: str) -> None:
     """Shape with axis names, the code that produced it, and the explanation."""
     st.markdown(f"**{t('shape', lang)}** `{trace.shape_label(name)}`")
-    st.code(trace.code(name), language="python")
+    st.code(trace.code(name), language="python", wrap_lines=True)
     st.write(explain(name, lang))
 
 
 def show_stage(ws, trace, name: str, *, row: int, head: int = 0, lang: str, key: str | None = None,
                side: bool = False, annotate: bool | None = None, extra=None) -> None:
-    """Figure + shape + code + explanation + downloads for one stage. side: text in a column beside it."""
+    """Figure + shape + code + explanation + downloads for one stage. side: text in a column beside it.
+    extra: a callable drawing more (before/after views, tables) under the stage, full width."""
     key = key or name
     fig = stage_figure(ws, trace, name, row=row, head=head, lang=lang, annotate=annotate)
     if side:
@@ -180,8 +181,8 @@ def show_stage(ws, trace, name: str, *, row: int, head: int = 0, lang: str, key:
         left = right = st.container()
     with left:
         plot(fig, file_stem(name, f"row{row}"), key=f"fig_{key}")
-        if extra is not None:
-            extra()
     with right:
         stage_info(trace, name, lang)
         downloads(ws, trace, name, row=row, head=head, lang=lang, key=key)
+    if extra is not None:  # full width: side-by-side panels need the room
+        extra()
