@@ -114,7 +114,7 @@ common_stages = [s for s in stage_names(trace_a.config.num_blocks, trace_a.confi
 if not common_stages:
     st.warning(tr("no stage", lang))
     st.stop()
-cols = st.columns(4)
+cols = st.columns([3, 1, 1, 2])
 stage = common.page_param("stage", "cmp_stage", tuple(common_stages), next(s for s in common_stages if s.endswith("attn.weights")))
 stage = cols[0].selectbox(t("stage", lang), common_stages, key="cmp_stage",
                           format_func=lambda s: (spec_of(s).title_zh if lang == "zh" else spec_of(s).title)

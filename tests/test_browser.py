@@ -28,7 +28,7 @@ def browser_page():
     with streamlit_server() as url, sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         # Tall: Streamlit scrolls inside its own container, so a screenshot shows the viewport only.
-        page = browser.new_page(viewport={"width": 1400, "height": 2400})
+        page = browser.new_page(viewport={"width": 1400, "height": 1800})
         yield url, page
         browser.close()
 
