@@ -54,7 +54,7 @@ def val_loss(forward, val: torch.Tensor, starts: torch.Tensor, context: int) -> 
     return total / n
 
 
-def run_reference(ids, starts, steps, target, eval_every, log):
+def run_reference(ids, starts, steps, target, eval_every, log, progress=None):
     ref = ReferenceRun(ids, **TUTORIAL)
     curve, train_time, reached = [], 0.0, None
     model = ref.model
@@ -69,8 +69,9 @@ def run_reference(ids, starts, steps, target, eval_every, log):
             curve.append((step, train_time, loss))
             if step % (eval_every * 10) == 0 or step == steps:
                 log(f"  reference step {step}: val {loss:.3f}, {train_time:.1f} s")
-                common.RESULTS.mkdir(parents=True, exist_ok=True)  # progress, in case a long run is cut short
-                (common.RESULTS / "time_to_quality.reference-progress.json").write_text(json.dumps(curve))
+                if progress is not None:  # the curve so far, in case a long run is cut short
+                    progress.parent.mkdir(parents=True, exist_ok=True)
+                    progress.write_text(json.dumps(curve))
             if target is not None and reached is None and loss <= target:
                 reached = (step, train_time, loss)
                 break
@@ -132,7 +133,8 @@ def main(argv=None):
     print(f"reference (tutorial layout): up to {args.ref_steps} steps ...", flush=True)
     t0 = time.perf_counter()
     ref_curve, ref_time = run_reference(ids, starts, args.ref_steps, args.target, args.ref_eval_every,
-                                        lambda s: print(s, flush=True))
+                                        lambda s: print(s, flush=True),
+                                        (args.out or common.RESULTS / "time_to_quality.json").with_suffix(".progress.json"))
     ref_wall = time.perf_counter() - t0
     target = args.target if args.target is not None else ref_curve[-1][2]
     ref_hit = first_reach(ref_curve, target)
