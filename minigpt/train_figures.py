@@ -315,3 +315,12 @@ def default_prompt(text: str, words: int = 4) -> str:
     if len(first) > 40 or " " not in first:
         first = "".join(text.split())[:8]
     return first or "The"
+
+
+def target_probs(probs_2d, target_rows) -> np.ndarray:
+    """probs_2d[i, target_rows[i]]: the probability each position gave the token that really came next."""
+    p = np.asarray(probs_2d, dtype=np.float32)
+    rows = np.asarray(target_rows, dtype=np.int64).reshape(-1)
+    if p.ndim != 2 or rows.size != p.shape[0]:
+        raise ValueError(f"target_probs needs [positions, vocab] and one target per position, got {p.shape}, {rows.size}.")
+    return p[np.arange(rows.size), rows]

@@ -92,3 +92,23 @@ if ws.walk.targets is not None:
     st.caption(tr("loss note", lang).format(row=row, loss=float(losses.mean()), V=V, u=uniform))
 else:
     st.info(tr("no loss", lang))
+
+
+# -- Trained vs untrained (added by the Train page's helper; builders in minigpt/train_figures.py) ------------------
+if ws.controls.model == "trained" and common.TRAINED in st.session_state:
+    from minigpt import train_figures as trf
+    from minigpt.model import Switches
+
+    st.header(trf.tr("diff_title", lang))
+    # Same config and seed: exactly the weights training started from (the Trainer builds the model the same way).
+    untrained = common._fresh_model(ws.config, ws.vocab.size)
+    untrained_trace = common._trace(f"fresh:{ws.config}:{ws.vocab.fingerprint}",
+                                    common._text_key(repr(ws.walk.rows.tolist())), Switches(), untrained, ws.walk.rows)
+    before, after = untrained_trace["probs"][row], probs
+    st.dataframe(trf.prediction_diff(before, after, ws.vocab, ws.vocab, labels, lang=lang), hide_index=True,
+                 key="trained_diff", height=min(38 + 35 * T, 600))
+    targets = ws.walk.targets[row] if ws.walk.targets is not None else ws.walk.rows[row][1:]
+    n = len(targets)  # own text: the true next token is known for every position but the last
+    sv.plot(trf.true_token_probs(trf.target_probs(before[:n], targets), trf.target_probs(after[:n], targets),
+                                 texts[:n], lang=lang), sv.file_stem("trained-vs-untrained", f"row{row}"),
+            key="fig_trained_diff")

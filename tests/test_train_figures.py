@@ -126,3 +126,10 @@ def test_default_prompt():
     assert tf.default_prompt("Sales is   a craft of listening and asking.") == "Sales is a craft"
     assert tf.default_prompt("销售是一门倾听的艺术。") == "销售是一门倾听的"
     assert tf.default_prompt("") == "The"
+
+
+def test_target_probs_picks_each_rows_target():
+    p = np.array([[0.1, 0.9], [0.7, 0.3]])
+    assert tf.target_probs(p, [1, 0]).tolist() == pytest.approx([0.9, 0.7])
+    with pytest.raises(ValueError):
+        tf.target_probs(p, [1])

@@ -110,6 +110,12 @@ def test_live_run_updates_pauses_stops_and_opens_attention_on_the_trained_model(
     assert "_trained_tag" in at.session_state  # ...drew it from the trained checkpoint (common.model_choice)
     at.switch_page("pages/home.py").run()  # every page now shows the trained model
     assert any(f"trained in this session (step {trained.train_state['steps']})" in m.value for m in at.markdown)
+    at.session_state["c_model"] = "trained"  # AppTest drops the unrendered sidebar key (see the corpus test)
+    at.switch_page("pages/output.py").run()  # the Output chapter compares it with the untrained model
+    assert not at.exception
+    diff = [d for d in at.dataframe if "trained: top guess" in d.value.columns]
+    assert diff and diff[0].value["changed"].any()  # training changed at least one favourite next token
+    assert _figure(at, "Probability of the actual next token") is not None
 
 
 def test_refusals_are_messages_not_tracebacks(no_leftover_jobs):
