@@ -95,11 +95,18 @@ LOSS_POINTS = """() => {
 def _shot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.wait_for_selector(".stApp[data-test-script-state='notRunning']", timeout=30_000)  # not mid-refresh
-    page.screenshot(path=str(SHOTS / f"train-{name}.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / f"train-{name}.png"))  # Streamlit scrolls inside stMain: a tall viewport
 
 
 def test_train_live_in_a_browser(server, browser):
     page = browser.new_page(viewport={"width": 1440, "height": 2300})
+    try:
+        _train_live(server, page)
+    finally:
+        page.close()  # ends the session: its job is released even when an assertion failed
+
+
+def _train_live(server, page):
     page.goto(server)
     _ready(page)
     page.locator("[data-testid='stSidebarNav']").get_by_role("link", name="Train live").click()
@@ -126,7 +133,7 @@ def test_train_live_in_a_browser(server, browser):
     page.wait_for_timeout(1500)
     _shot(page, "2-middle")
 
-    page.get_by_role("button", name="Stop").click()
+    page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop").click()  # not the header's
     page.get_by_text("is now “Trained in this session”").wait_for(timeout=30_000)
     _ready(page)
     _shot(page, "3-end")
@@ -139,12 +146,18 @@ def test_train_live_in_a_browser(server, browser):
     assert sidebar.get_by_role("radio", name="Trained in this session").is_checked()
     _shot(page, "4-attention")
 
+    page.locator("[data-testid='stSidebarNav']").get_by_role("link", name="5 Output").click()
+    section = page.get_by_role("heading", name="Trained vs untrained")
+    section.wait_for(timeout=60_000)
+    _ready(page)
+    section.scroll_into_view_if_needed()
+    _shot(page, "4b-output")
+
     page.locator("[data-testid='stSidebarNav']").get_by_role("link", name="Generate").click()
     page.get_by_role("heading", name="Generate").wait_for(timeout=30_000)
     _ready(page)
     assert page.locator("text=Colour = probability").count() == 1
     _shot(page, "5-generate")
-    page.close()
 
 
 def _cpu_seconds(pid: int) -> float:
