@@ -330,6 +330,6 @@ with st.container(border=True):
 if job is not None:
     if not active:
         hand_over(job, progress)
+    trained_ui()  # above the figures: in view the moment training stops
     st.fragment(live, run_every=REFRESH_S if active else None)(job.id, active)
-    trained_ui()
 upload_ui()
