@@ -13,7 +13,8 @@ from pages import common
 from minigpt import corpus, walkthrough
 from minigpt.explain import t
 
-if PagesManager is not None and PagesManager.uses_pages_directory is not False:
+# AppTest resets this flag before every run and replays widget values once: never restart a run there.
+if PagesManager is not None and PagesManager.uses_pages_directory is not False and not st.get_option("global.appTest"):
     # The first run after start-up goes through Streamlit's legacy pages/-folder runner (this repo has a pages/
     # folder), which gives widgets other ids than every later run: the first visitor's first change or upload
     # would be lost. Switch that mode off (st.navigation does the same) and start the run again, before any widget.
