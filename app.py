@@ -4,22 +4,9 @@ The entry point draws the shared sidebar (the same on every page), then runs the
 """
 import streamlit as st
 
-try:  # Streamlit internals (pinned 1.67); see the first-run check below
-    from streamlit.runtime.pages_manager import PagesManager
-except ImportError:  # pragma: no cover
-    PagesManager = None
-
 from pages import common
 from minigpt import corpus, walkthrough
 from minigpt.explain import t
-
-# AppTest resets this flag before every run and replays widget values once: never restart a run there.
-if PagesManager is not None and PagesManager.uses_pages_directory is not False and not st.get_option("global.appTest"):
-    # The first run after start-up goes through Streamlit's legacy pages/-folder runner (this repo has a pages/
-    # folder), which gives widgets other ids than every later run: the first visitor's first change or upload
-    # would be lost. Switch that mode off (st.navigation does the same) and start the run again, before any widget.
-    PagesManager.uses_pages_directory = False
-    st.rerun()
 
 projector = st.query_params.get("view") == "projector"  # a clean view for a lecture-hall screen
 st.set_page_config(page_title="minigpt", page_icon="🔎", layout="wide",

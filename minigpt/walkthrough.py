@@ -149,20 +149,31 @@ class WalkInput:
         return self.rows.shape[1]
 
 
-def text_input(vocab: Vocabulary, text: str, context_length: int) -> WalkInput:
-    """The user's own text: one batch row of its last context_length tokens."""
+_NOTICES = {
+    "dropped": {"en": "The text has {total} tokens; the model sees the last {ctx} (its context_length), so the first "
+                      "{dropped} are left out.",
+                "zh": "这段文本有 {total} 个 token；模型只看最后 {ctx} 个（它的 context_length），前 {dropped} 个被舍去。"},
+    "unknown": {"en": "{n} token(s) never occur in the corpus, so the model reads them through its single <unk> row "
+                      "(marked in red).",
+                "zh": "有 {n} 个 token 从未在语料中出现，模型只能通过唯一的 <unk> 行读取它们（红色标出）。"},
+    "one": {"en": "Only one token: attention has nothing earlier to look at (its weight is 1 on itself).",
+            "zh": "只有一个 token：注意力没有更早的词可看（它对自己的权重是 1）。"},
+}
+
+
+def text_input(vocab: Vocabulary, text: str, context_length: int, lang: str = "en") -> WalkInput:
+    """The user's own text: one batch row of its last context_length tokens (notices in lang)."""
     if len(text) > MAX_TEXT_CHARS:
         text = text[-MAX_TEXT_CHARS:]
     tokens = tokenize(vocab, text, context_length)
+    say = lambda key, **kw: _NOTICES[key].get(lang, _NOTICES[key]["en"]).format(**kw)  # noqa: E731
     notices = []
     if tokens.dropped:
-        notices.append(f"The text has {tokens.dropped + len(tokens.ids)} tokens; the model sees the last "
-                       f"{context_length} (its context_length), so the first {tokens.dropped} are left out.")
+        notices.append(say("dropped", total=tokens.dropped + len(tokens.ids), ctx=context_length, dropped=tokens.dropped))
     if tokens.unknown_count:
-        notices.append(f"{tokens.unknown_count} token(s) never occur in the corpus, so the model reads them "
-                       f"through its single <unk> row (marked in red).")
+        notices.append(say("unknown", n=tokens.unknown_count))
     if len(tokens.ids) == 1:
-        notices.append("Only one token: attention has nothing earlier to look at (its weight is 1 on itself).")
+        notices.append(say("one"))
     return WalkInput(rows=torch.tensor([tokens.rows]), targets=None, token_ids=(tokens.ids,),
                      known=(tokens.known,), target_ids=None, notices=tuple(notices))
 
@@ -185,7 +196,7 @@ def make_input(controls: Controls, vocab: Vocabulary, corpus_rows: torch.Tensor 
         if corpus_rows is None:
             raise InputError("Choose a corpus first: a random batch is drawn from it.")
         return batch_input(vocab, corpus_rows, context_length, controls.batch_size, controls.seed)
-    return text_input(vocab, controls.text, context_length)
+    return text_input(vocab, controls.text, context_length, controls.lang)
 
 
 __all__ = ["Controls", "WalkInput", "from_query", "to_query", "make_input", "text_input", "batch_input",

@@ -20,6 +20,26 @@ from minigpt.stages import Trace
 from minigpt.tokenizer import Vocabulary
 from minigpt.walkthrough import Controls
 
+try:  # Streamlit internals (pinned 1.67)
+    from streamlit.runtime.pages_manager import PagesManager
+except ImportError:  # pragma: no cover
+    PagesManager = None
+
+
+def _leave_legacy_pages_mode() -> None:
+    """The first run after `streamlit run` goes through Streamlit's legacy pages/-folder mode (this repo has a
+    pages/ folder). There a shared link such as /attention?ctx=32 runs pages/attention.py alone — no sidebar,
+    no URL controls — and widgets get other ids than in every later run, so a first change would be lost.
+    Switch the mode off (st.navigation does the same, one run too late) and start the run again through app.py,
+    before any widget. Every page imports this module first, so whichever page a visitor opens first, it happens.
+    """
+    if PagesManager is not None and PagesManager.uses_pages_directory and not st.get_option("global.appTest"):
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+_leave_legacy_pages_mode()
+
 KEY = "c_"                 # session-state prefix of the sidebar widgets
 TRAINED = "trained_checkpoint"   # set by the Train page: a minigpt.checkpoint.Checkpoint (a copy)
 LOADED = "loaded_checkpoint"     # set by the sidebar's upload
