@@ -182,7 +182,8 @@ def model_choice(c: Controls, corpus_text: str) -> tuple[MiniGPT, Vocabulary, st
         ckpt = st.session_state.get(TRAINED if c.model == "trained" else LOADED)
         if ckpt is not None:
             tag = st.session_state.setdefault(f"_{c.model}_tag", uuid.uuid4().hex)
-            step = ckpt.train_state.get("step", "?") if isinstance(ckpt.train_state, dict) else "?"
+            state = ckpt.train_state if isinstance(ckpt.train_state, dict) else {}
+            step = state.get("step", state.get("steps", "?"))  # the Trainer writes "steps"; uploads may say "step"
             label = "trained in this session" if c.model == "trained" else "loaded checkpoint"
             return ckpt.model, ckpt.vocab, f"{c.model}:{tag}:{id(ckpt)}", f"{label} (step {step})"
         # No checkpoint yet: show the fresh model (the sidebar says why). The radio's key cannot be written
