@@ -22,6 +22,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.colors import get_colorscale
 import torch
 
 from .explain import t
@@ -29,12 +30,18 @@ from .stages import block_of, spec_of
 
 FONT_SIZE = 15
 MASKED_GREY = "#8c8c8c"
-DIVERGING = "RdBu_r"          # blue negative, white 0, red positive (ColorBrewer, colour-blind safe)
-SEQUENTIAL = "Viridis"        # perceptually uniform, colour-blind safe, readable in greyscale
+# Named scales resolved here: plotly.js knows neither "RdBu_r" nor plotly.py's RdBu, and with VALIDATE off
+# nothing would resolve them later.
+DIVERGING = get_colorscale("RdBu_r")    # blue negative, white 0, red positive (ColorBrewer, colour-blind safe)
+SEQUENTIAL = get_colorscale("Viridis")  # perceptually uniform, colour-blind safe, readable in greyscale
 MASK_VISIBLE = "#6baed6"      # attn.mask: a cell a token may look at
 LABEL_CHARS = 14
 # Stages whose values are never negative: shown on a sequential scale from 0.
 NON_NEGATIVE_STAGES = {"attn.weights", "probs", "ffn.relu"}
+# plotly checks every property of every trace and layout as a figure is built: about two thirds of a page's
+# figure time. Our builders pass known values, so the app skips that; tests/conftest.py turns it back on,
+# so every figure a test builds is still checked, and tests/test_figures.py compares the JSON both ways.
+VALIDATE = False
 _VISIBLE = {" ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍", "\u00a0": "⍽"}
 
 
@@ -147,7 +154,7 @@ def _layout(title: str, height: int, **extra) -> dict:
         font=dict(size=FONT_SIZE),
         height=height + 22 * lines,
         margin=dict(l=10, r=10, t=70 + 22 * lines, b=10),
-        hoverlabel=dict(font_size=FONT_SIZE),
+        hoverlabel=dict(font=dict(size=FONT_SIZE)),  # no magic underscores: VALIDATE off keeps keys as written
         # A tiny template instead of plotly's default (~10 KB per figure, copied on every build, and
         # replaced by Streamlit's theme in the app anyway).
         template=LEAN_TEMPLATE,
@@ -184,7 +191,7 @@ def _masked_trace(
     """The −∞ cells as their own grey layer, with a legend entry and the −∞ sign in small matrices."""
     cells = np.where(mask, np.float32(1.0), np.float32(np.nan)).astype(np.float32)
     small = cell_text and mask.shape[0] <= 24 and mask.shape[1] <= 24
-    return go.Heatmap(
+    return go.Heatmap(_validate=VALIDATE,
         z=cells, x=x, y=y,
         colorscale=[[0, MASKED_GREY], [1, MASKED_GREY]], zmin=0, zmax=1, showscale=False,
         name=_esc(t("masked_legend", lang)), showlegend=showlegend, legendgroup="masked",
@@ -234,7 +241,7 @@ def heatmap(
     if annotate is None:
         annotate = z.shape[0] <= 12 and z.shape[1] <= 12
     cell_text = dict(texttemplate="%{z:.2f}", textfont=dict(size=FONT_SIZE - 1)) if annotate else {}
-    data = [go.Heatmap(z=z, x=x, y=y, hovertemplate=_hover(x_title, y_title), colorbar=COLORBAR,
+    data = [go.Heatmap(_validate=VALIDATE, z=z, x=x, y=y, hovertemplate=_hover(x_title, y_title), colorbar=COLORBAR,
                        **cell_text, **scale)]
     if mask.any():
         data.append(_masked_trace(mask, x, y, lang=lang, showlegend=True))
@@ -247,7 +254,7 @@ def heatmap(
     if annotate and not height:
         height = 170 + 48 * rows  # room for "-0.32" in every cell
     layout = _layout(title, _height(rows, height, square=square), xaxis=xaxis, yaxis=yaxis)
-    return go.Figure(data=data, layout=layout)
+    return go.Figure(_validate=VALIDATE, data=data, layout=layout)
 
 
 def _mask_figure(mask, labels: list[str], title: str, lang: str) -> go.Figure:
@@ -256,7 +263,7 @@ def _mask_figure(mask, labels: list[str], title: str, lang: str) -> go.Figure:
     _check_2d(z, labels, labels)
     y = x = _esc_all(labels)
     words = np.where(z > 0.5, t("masked_hover", lang), t("visible", lang))
-    trace = go.Heatmap(
+    trace = go.Heatmap(_validate=VALIDATE,
         z=z, x=x, y=y, zmin=0, zmax=1, customdata=words,
         colorscale=[[0, MASK_VISIBLE], [0.5, MASK_VISIBLE], [0.5, MASKED_GREY], [1, MASKED_GREY]],
         colorbar=dict(tickvals=[0.25, 0.75], ticktext=[_esc(t("visible", lang)), _esc(t("masked", lang))],
@@ -267,7 +274,7 @@ def _mask_figure(mask, labels: list[str], title: str, lang: str) -> go.Figure:
     xaxis, yaxis = _axis(t("key", lang), x, angle=-60), _axis(t("query", lang), y, reverse=True)
     _make_square(xaxis, yaxis)
     layout = _layout(title, _height(len(labels), None, square=True), xaxis=xaxis, yaxis=yaxis)
-    return go.Figure(data=[trace], layout=layout)
+    return go.Figure(_validate=VALIDATE, data=[trace], layout=layout)
 
 
 def _row_labels(labels, batch: int, length: int) -> list[str]:
@@ -441,7 +448,8 @@ def _panels(
     hover = _hover(x_title, y_title)
     data, legend_shown = [], False
     for (z, mask), (xref, yref) in zip(cleaned, refs):
-        data.append(go.Heatmap(z=z, x=x, y=y, xaxis=xref, yaxis=yref, coloraxis="coloraxis", hovertemplate=hover))
+        data.append(go.Heatmap(_validate=VALIDATE, z=z, x=x, y=y, xaxis=xref, yaxis=yref, coloraxis="coloraxis",
+                               hovertemplate=hover))
         if mask.any():
             data.append(_masked_trace(mask, x, y, lang=lang, showlegend=not legend_shown, cell_text=False,
                                       xaxis=xref, yaxis=yref))
@@ -455,7 +463,7 @@ def _panels(
     # Subplot titles sit where a top legend would go: the masked legend goes to the bottom left.
     layout["legend"] = dict(orientation="h", yref="container", y=0, yanchor="bottom", x=0, xanchor="left",
                             font=dict(size=FONT_SIZE))
-    return go.Figure(data=data, layout=layout)
+    return go.Figure(_validate=VALIDATE, data=data, layout=layout)
 
 
 def head_grid(
@@ -561,10 +569,11 @@ def positional_curves(table, dims: Sequence[int], *, lang: str = "en") -> go.Fig
         name = f"{t('dimension', lang)} {dim} ({wave})"
         # The notebook's formula: angle = position / 10000^(2i / d_model) for the pair i = dim // 2.
         angle = smooth * math.exp(-(dim - dim % 2) * math.log(10000.0) / d_model)
-        data.append(go.Scatter(x=smooth, y=np.sin(angle) if wave == "sin" else np.cos(angle), mode="lines",
+        data.append(go.Scatter(_validate=VALIDATE, x=smooth, y=np.sin(angle) if wave == "sin" else np.cos(angle),
+                               mode="lines",
                                line=dict(color=colour, width=1.5), opacity=0.5, legendgroup=name,
                                showlegend=False, hoverinfo="skip"))
-        data.append(go.Scatter(
+        data.append(go.Scatter(_validate=VALIDATE,
             x=positions, y=z[:, dim], mode="markers", marker=dict(color=colour, size=9), name=name,
             legendgroup=name,
             hovertemplate=f"{t('position', lang)} %{{x}}<br>%{{y:.4f}}<extra>{t('dimension', lang)} {dim}</extra>",
@@ -575,7 +584,7 @@ def positional_curves(table, dims: Sequence[int], *, lang: str = "en") -> go.Fig
         yaxis=dict(_axis_text(t("value", lang)), range=[-1.1, 1.1], zeroline=True),
     )
     layout["legend"] = dict(orientation="v", x=1.01, xanchor="left", y=1.0, font=dict(size=FONT_SIZE))
-    return go.Figure(data=data, layout=layout)
+    return go.Figure(_validate=VALIDATE, data=data, layout=layout)
 
 
 def position_similarity(table, *, lang: str = "en") -> go.Figure:
@@ -619,15 +628,15 @@ def attention_lines(
         n = int(pick.sum())
         xs = np.tile(np.array([0.0, 1.0, np.nan], dtype=np.float32), n)
         yv = np.stack([ys[query[pick]], ys[key[pick]], np.full(n, np.nan, dtype=np.float32)], axis=1).ravel()
-        data.append(go.Scatter(x=xs, y=yv, mode="lines", line=dict(color="#1f5fbf", width=3),
+        data.append(go.Scatter(_validate=VALIDATE, x=xs, y=yv, mode="lines", line=dict(color="#1f5fbf", width=3),
                                opacity=min(1.0, level / 20), hoverinfo="skip", showlegend=False))
     text = [f"{names[i]} → {names[j]}: {weight:.4f}" for i, j, weight in zip(query.tolist(), key.tolist(), kept.tolist())]
-    data.append(go.Scatter(x=np.full(len(text), 0.5, dtype=np.float32), y=(ys[query] + ys[key]) / 2,
+    data.append(go.Scatter(_validate=VALIDATE, x=np.full(len(text), 0.5, dtype=np.float32), y=(ys[query] + ys[key]) / 2,
                            mode="markers", marker=dict(size=8, opacity=0), text=text,
                            hovertemplate="%{text}<extra></extra>", showlegend=False))
     for side, x, pos in ((t("query", lang), 0.0, "middle left"), (t("key", lang), 1.0, "middle right")):
         shown = names if focus is None or x else [f"<b>{n}</b>" if i == focus else n for i, n in enumerate(names)]
-        data.append(go.Scatter(x=[x] * T, y=ys, mode="markers+text", text=shown, textposition=pos,
+        data.append(go.Scatter(_validate=VALIDATE, x=[x] * T, y=ys, mode="markers+text", text=shown, textposition=pos,
                                textfont=dict(size=FONT_SIZE), marker=dict(size=9, color="#1f5fbf"),
                                hovertemplate="%{text}<extra>" + _esc(side) + "</extra>", showlegend=False))
     hidden = dict(visible=False, fixedrange=True)
@@ -637,7 +646,7 @@ def attention_lines(
         dict(x=0, y=0.8, text=_esc(t("query", lang)), showarrow=False, xanchor="right", font=dict(size=FONT_SIZE + 1)),
         dict(x=1, y=0.8, text=_esc(t("key", lang)), showarrow=False, xanchor="left", font=dict(size=FONT_SIZE + 1)),
     ]
-    return go.Figure(data=data, layout=layout)
+    return go.Figure(_validate=VALIDATE, data=data, layout=layout)
 
 
 # -- next-token views --------------------------------------------------------------------------
@@ -655,7 +664,7 @@ def topk_bars(probs_1d, vocab, *, k: int = 10, title: str = "", lang: str = "en"
     rows = top.indices.tolist()
     names = _esc_all(vocab_label(vocab, r) for r in rows)
     values = top.values.numpy().astype(np.float32)
-    trace = go.Bar(
+    trace = go.Bar(_validate=VALIDATE,
         x=values, y=names, orientation="h", marker=dict(color="#2a788e"),
         text=[_percent(v) for v in values], textposition="outside", cliponaxis=False,
         hovertemplate="%{y}<br>%{x:.3%}<extra></extra>",
@@ -666,7 +675,7 @@ def topk_bars(probs_1d, vocab, *, k: int = 10, title: str = "", lang: str = "en"
         xaxis=dict(_axis_text(t("probability", lang)), tickformat=".3~%", range=[0, top_value * 1.2 or 1]),
         yaxis=dict(type="category", autorange="reversed", automargin=True, tickfont=dict(size=FONT_SIZE)),
     )
-    return go.Figure(data=[trace], layout=layout)
+    return go.Figure(_validate=VALIDATE, data=[trace], layout=layout)
 
 
 def topk_table(probs_2d, vocab, labels: Sequence[str], *, k: int = 5, lang: str = "en") -> pd.DataFrame:
@@ -701,7 +710,7 @@ def token_loss_bar(
     if not len(losses) == len(labels) == len(target_texts):
         raise ValueError(f"{len(losses)} losses, {len(labels)} labels and {len(target_texts)} targets must match.")
     targets = [visible_text(s) for s in target_texts]
-    trace = go.Bar(
+    trace = go.Bar(_validate=VALIDATE,
         x=_esc_all(labels), y=losses, customdata=_esc_all(targets), marker=dict(color="#d95f02"),
         hovertemplate="%{x} → %{customdata}<br>" + _esc(t("loss", lang)) + " %{y:.4f}<extra></extra>",
     )
@@ -710,7 +719,7 @@ def token_loss_bar(
         xaxis=_axis(t("position", lang), labels, angle=-60 if len(labels) > 8 else None),
         yaxis=dict(_axis_text(t("loss", lang)), rangemode="tozero"),
     )
-    fig = go.Figure(data=[trace], layout=layout)
+    fig = go.Figure(_validate=VALIDATE, data=[trace], layout=layout)
     if uniform_loss is not None:
         fig.add_hline(y=float(uniform_loss), line=dict(color="#444", dash="dash", width=2),
                       annotation_text=_esc(t("uniform_guess", lang).format(loss=float(uniform_loss))),
@@ -730,10 +739,10 @@ def candidate_bars(candidates: Sequence, *, chosen_id: int | None = None, title:
     model_p = np.array([c.prob for c in candidates], dtype=np.float32)
     sample_p = np.array([c.sample_prob for c in candidates], dtype=np.float32)
     data = [
-        go.Bar(x=model_p, y=names, orientation="h", name=_esc(t("model probability", lang)),
+        go.Bar(_validate=VALIDATE, x=model_p, y=names, orientation="h", name=_esc(t("model probability", lang)),
                marker=dict(color="#9ecae1"), text=[_percent(v) for v in model_p], textposition="outside",
                cliponaxis=False, hovertemplate="%{y}<br>%{x:.3%}<extra>" + _esc(t("model probability", lang)) + "</extra>"),
-        go.Bar(x=sample_p, y=names, orientation="h", name=_esc(t("sampling probability", lang)),
+        go.Bar(_validate=VALIDATE, x=sample_p, y=names, orientation="h", name=_esc(t("sampling probability", lang)),
                marker=dict(color="#2a788e"), text=[_percent(v) for v in sample_p], textposition="outside",
                cliponaxis=False,
                hovertemplate="%{y}<br>%{x:.3%}<extra>" + _esc(t("sampling probability", lang)) + "</extra>"),
@@ -744,7 +753,7 @@ def candidate_bars(candidates: Sequence, *, chosen_id: int | None = None, title:
         xaxis=dict(_axis_text(t("probability", lang)), tickformat=".3~%", range=[0, top * 1.25]),
         yaxis=dict(type="category", autorange="reversed", automargin=True, tickfont=dict(size=FONT_SIZE)),
     )
-    return go.Figure(data=data, layout=layout)
+    return go.Figure(_validate=VALIDATE, data=data, layout=layout)
 
 
 def ema(values, weight: float = 0.9, *, block: int = 128) -> np.ndarray:
@@ -786,16 +795,18 @@ def loss_curves(step_reports: Sequence, eval_reports: Sequence = (), *, uniform_
     keep = np.unique(np.append(np.arange(0, steps.size, every), steps.size - 1)) if steps.size else []
     data = []
     if steps.size:
-        data.append(go.Scatter(x=steps[keep], y=losses[keep], mode="lines", line=dict(color="#9ecae1", width=1),
+        data.append(go.Scatter(_validate=VALIDATE, x=steps[keep], y=losses[keep], mode="lines",
+                               line=dict(color="#9ecae1", width=1),
                                name=_esc(t("batch loss", lang)),
                                hovertemplate="%{x}: %{y:.4f}<extra></extra>"))
-        data.append(go.Scatter(x=steps[keep], y=smoothed[keep], mode="lines", line=dict(color="#0072b2", width=3),
+        data.append(go.Scatter(_validate=VALIDATE, x=steps[keep], y=smoothed[keep], mode="lines",
+                               line=dict(color="#0072b2", width=3),
                                name=_esc(t("smoothed", lang)), hovertemplate="%{x}: %{y:.4f}<extra></extra>"))
     if eval_reports:
         e_steps = np.array([r.step for r in eval_reports], dtype=np.float32)
         for field, key, colour, dash in (("train_loss", "train loss", "#009e73", "solid"),
                                          ("val_loss", "validation loss", "#d55e00", "dash")):
-            data.append(go.Scatter(
+            data.append(go.Scatter(_validate=VALIDATE,
                 x=e_steps, y=np.array([getattr(r, field) for r in eval_reports], dtype=np.float32),
                 mode="lines+markers", line=dict(color=colour, width=3, dash=dash), marker=dict(size=8),
                 name=_esc(t(key, lang)), hovertemplate="%{x}: %{y:.4f}<extra>" + _esc(t(key, lang)) + "</extra>",
@@ -805,7 +816,7 @@ def loss_curves(step_reports: Sequence, eval_reports: Sequence = (), *, uniform_
         xaxis=dict(_axis_text(t("training step", lang)), rangemode="tozero"),
         yaxis=dict(_axis_text(t("loss", lang)), rangemode="tozero"),
     )
-    fig = go.Figure(data=data, layout=layout)
+    fig = go.Figure(_validate=VALIDATE, data=data, layout=layout)
     if uniform_loss is not None:
         fig.add_hline(y=float(uniform_loss), line=dict(color="#444", dash="dot", width=2),
                       annotation_text=_esc(t("uniform_guess", lang).format(loss=float(uniform_loss))),

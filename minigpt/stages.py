@@ -120,6 +120,9 @@ class Trace(Mapping[str, torch.Tensor]):
         self.config = config
         self._expected = stage_names(config.num_blocks, config.norm)
         self._tensors: dict[str, torch.Tensor] = {}
+        # Set by whoever caches this trace (the app: model, input and switches), so views of it can be cached
+        # too; None means "do not cache anything built from it".
+        self.cache_key: tuple | None = None
 
     def record(self, name: str, tensor: torch.Tensor) -> torch.Tensor:
         if name not in self._expected:

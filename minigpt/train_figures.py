@@ -298,15 +298,17 @@ def true_token_probs(untrained_p_true: Sequence[float], trained_p_true: Sequence
     if not a.size == b.size == len(labels):
         raise ValueError(f"{a.size} and {b.size} probabilities for {len(labels)} labels.")
     names = [html.escape(x) for x in figures.token_labels(labels)]
-    data = [go.Bar(x=names, y=a, name=html.escape(tr("untrained", lang)), marker=dict(color="#9ecae1"),
+    data = [go.Bar(_validate=figures.VALIDATE, x=names, y=a, name=html.escape(tr("untrained", lang)),
+                   marker=dict(color="#9ecae1"),
                    hovertemplate="%{x}<br>%{y:.2%}<extra></extra>"),
-            go.Bar(x=names, y=b, name=html.escape(tr("trained", lang)), marker=dict(color="#d55e00"),
+            go.Bar(_validate=figures.VALIDATE, x=names, y=b, name=html.escape(tr("trained", lang)),
+                   marker=dict(color="#d55e00"),
                    hovertemplate="%{x}<br>%{y:.2%}<extra></extra>")]
     layout = figures._layout(tr("p_true_title", lang), 420, barmode="group",
                              xaxis=figures._axis(tr("position", lang), names, angle=-60 if len(names) > 8 else None),
                              yaxis=dict(figures._axis_text(tr("probability", lang)), tickformat=".0%",
                                         range=[0, 1]))
-    return go.Figure(data=data, layout=layout)
+    return go.Figure(_validate=figures.VALIDATE, data=data, layout=layout)
 
 
 def default_prompt(text: str, words: int = 4) -> str:

@@ -79,8 +79,9 @@ def show_norm(stage):
         st.caption(tr("ln off", lang))
     st.caption(tr("ln before", lang))
     table = figures.layernorm_stats(trace[before][row], trace[after][row], labels, lang=lang)
-    st.dataframe(table.style.format(precision=3), hide_index=True, key=f"ln_{stage}",
-                 height=min(38 + 35 * len(table), 420))
+    # column_config, not a pandas Styler: the same display without the Styler's slow round trip.
+    st.dataframe(table, hide_index=True, key=f"ln_{stage}", height=min(38 + 35 * len(table), 420),
+                 column_config={c: st.column_config.NumberColumn(format="%.3f") for c in table.columns[1:]})
 
 
 def show_relu():

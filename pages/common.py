@@ -131,7 +131,9 @@ def _fresh_model(config, vocab_size: int) -> MiniGPT:
 
 @st.cache_resource(max_entries=64, show_spinner=False)
 def _trace(model_key: str, input_key: str, switches: Switches, _model: MiniGPT, _rows) -> Trace:
-    return _model.run_with_trace(_rows, switches)
+    trace = _model.run_with_trace(_rows, switches)
+    trace.cache_key = (model_key, input_key, switches)
+    return trace
 
 
 def current_corpus(c: Controls) -> tuple[corpus.Corpus, str | None]:

@@ -79,8 +79,9 @@ st.caption(tr("argmax all", lang))
 st.code("".join(ws.vocab.row_text(int(r)) for r in probs.argmax(dim=-1)) or " ", language=None)
 
 st.subheader(tr("table", lang).format(k=5))
-st.dataframe(figures.topk_table(probs, ws.vocab, labels, k=5, lang=lang).style.format(
-    {t("probability", lang): "{:.2%}"}), hide_index=True, key="topk_table", height=min(38 + 35 * T, 600))
+st.dataframe(figures.topk_table(probs, ws.vocab, labels, k=5, lang=lang), hide_index=True, key="topk_table",
+             height=min(38 + 35 * T, 600),
+             column_config={t("probability", lang): st.column_config.NumberColumn(format="percent")})
 
 st.header(tr("loss", lang))
 if ws.walk.targets is not None:

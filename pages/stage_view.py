@@ -143,9 +143,20 @@ def loss_comparison(ws, switches: Switches, lang: str) -> None:
 
 
 # -- one stage --------------------------------------------------------------------------------------
+@st.cache_resource(max_entries=512, show_spinner=False)
+def _cached_stage_figure(trace_key: tuple, name: str, row: int, head: int, lang: str, annotate, _ws, _trace):
+    return figures.stage_heatmap(_trace, name, labels=_ws.labels(row), batch=row, head=head, lang=lang,
+                                 vocab=_ws.vocab, annotate=annotate)
+
+
 def stage_figure(ws, trace, name: str, *, row: int, head: int = 0, lang: str, annotate: bool | None = None):
-    return figures.stage_heatmap(trace, name, labels=ws.labels(row), batch=row, head=head, lang=lang,
-                                 vocab=ws.vocab, annotate=annotate)
+    """The stage's heatmap. Built once per (trace, stage, row, head, language) and shared by every session:
+    a rerun that changes something else, or a class on the same link, reuses it (st.plotly_chart copies
+    the figure before it serialises it, so sharing is safe)."""
+    if trace.cache_key is None:
+        return figures.stage_heatmap(trace, name, labels=ws.labels(row), batch=row, head=head, lang=lang,
+                                     vocab=ws.vocab, annotate=annotate)
+    return _cached_stage_figure(trace.cache_key, name, row, head, lang, annotate, ws, trace)
 
 
 def downloads(ws, trace, name: str, *, row: int, head: int, lang: str, key: str) -> None:

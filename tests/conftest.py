@@ -4,11 +4,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from minigpt import Vocabulary, corpus
+from minigpt import Vocabulary, corpus, figures
 
 # The tests run tiny models: one thread is as fast, and with other processes busy on a 2-core
 # machine, torch's worker threads spin-waiting for each other made the suite twice as slow.
 torch.set_num_threads(1)
+
+# The app builds figures without plotly's property checks (minigpt/figures.py, VALIDATE). Every figure a test
+# builds, in the core tests and in the AppTest page runs alike, is checked: an invalid property raises here.
+figures.VALIDATE = True
 
 
 @pytest.fixture(scope="session")

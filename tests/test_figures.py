@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import json
 import math
 import re
 import time
@@ -128,7 +129,10 @@ def test_mask_stage_is_two_labelled_colours(traced, compact_vocab, batch_rows):
 
 def test_colour_scales_follow_the_sign_of_the_stage(traced, compact_vocab, batch_rows):
     labels = _labels_per_row(compact_vocab, batch_rows)
-    viridis = go.Heatmap(colorscale="Viridis").colorscale
+    viridis = go.Heatmap(colorscale=figures.SEQUENTIAL).colorscale
+    assert [c for _, c in viridis] == [c for _, c in go.Heatmap(colorscale="Viridis").colorscale]
+    assert [c for _, c in go.Heatmap(colorscale=figures.DIVERGING).colorscale] == \
+        [c for _, c in go.Heatmap(colorscale="RdBu_r").colorscale]  # resolved in Python: plotly.js lacks "RdBu_r"
     diverging = go.Heatmap(colorscale=figures.DIVERGING).colorscale
     for name in ("probs", "blocks.0.attn.weights", "blocks.1.ffn.relu"):
         trace = figures.stage_heatmap(traced, name, labels=labels, vocab=compact_vocab).data[0]
@@ -594,3 +598,41 @@ def test_attention_over_training_picks_first_last_and_between(traced):
         figures.attention_over_training(snapshots, labels, head=9)
     with pytest.raises(ValueError, match="No attention snapshots"):
         figures.attention_over_training([], labels)
+
+
+def _every_builder(trace, vocab, labels):
+    from minigpt import sinusoidal_table, train_figures
+    from minigpt.trainer import EvalReport
+
+    weights = trace["blocks.0.attn.weights"]
+    yield figures.stage_heatmap(trace, "blocks.0.attn.masked", labels=labels)
+    yield figures.stage_heatmap(trace, "blocks.0.attn.mask", labels=labels)
+    yield figures.stage_heatmap(trace, "probs", labels=labels, vocab=vocab)
+    yield figures.head_grid(trace, 0, labels=labels)
+    yield figures.attention_lines(weights[0, 0], labels[0])
+    yield figures.topk_bars(trace["probs"][0, -1], vocab)
+    yield figures.positional_curves(sinusoidal_table(16, 64), [0, 1, 6])
+    yield figures.position_similarity(sinusoidal_table(16, 64))
+    yield figures.token_loss_bar(np.linspace(1, 9, 16), labels[0], labels[1], uniform_loss=math.log(vocab.size))
+    yield figures.loss_curves([], [EvalReport(step=0, train_loss=7.0, val_loss=7.1, elapsed=0.0)])
+    yield train_figures.loss_figure([1, 2, 3], [7.0, 6.5, 6.4], tokens_per_step=64)
+    yield train_figures.true_token_probs(np.full(16, 0.1), np.full(16, 0.3), labels[0])
+
+
+def test_figures_built_without_plotly_checks_send_the_same_json(traced, compact_vocab, batch_rows, monkeypatch):
+    """The app skips plotly's per-property validation for speed: the browser must get the same figure."""
+    import plotly.io as pio
+
+    labels = _labels_per_row(compact_vocab, batch_rows)
+    monkeypatch.setattr(figures, "VALIDATE", True)
+    checked = [json.loads(pio.to_json(fig, validate=False)) for fig in _every_builder(traced, compact_vocab, labels)]
+    monkeypatch.setattr(figures, "VALIDATE", False)
+    fast = [json.loads(pio.to_json(fig, validate=False)) for fig in _every_builder(traced, compact_vocab, labels)]
+    assert len(checked) == 12
+    for a, b in zip(checked, fast):
+        assert a == b
+
+
+def test_the_test_suite_builds_figures_with_plotly_checks_on():
+    with pytest.raises(ValueError):  # what an invalid property does with checks on (tests/conftest.py)
+        go.Heatmap(_validate=figures.VALIDATE, colorscale="not-a-scale")
