@@ -84,11 +84,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def browser_startup(timeout: float = 90) -> float:
-    """Seconds from `streamlit run` to the overview page fully rendered in headless Chromium."""
+def browser_startup(timeout: float = 90) -> dict:
+    """Seconds from `streamlit run` to the overview page fully rendered in headless Chromium, with the steps on
+    the way. The browser asks for the page once the server answers its health check, as the browser that
+    `streamlit run` opens itself does (polling with page loads would add Chromium's error-page round trips)."""
+    import urllib.request
+
     from playwright.sync_api import sync_playwright
 
     port = free_port()
+    marks = {}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium",
                                     args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
@@ -99,22 +104,44 @@ def browser_startup(timeout: float = 90) -> float:
              str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
              "--browser.gatherUsageStats", "false"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            while time.perf_counter() - t0 < timeout:
+            while True:
+                if time.perf_counter() - t0 > timeout:
+                    raise TimeoutError("the server did not answer its health check")
                 try:
-                    page.goto(f"http://127.0.0.1:{port}/", timeout=5000)
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1).read()
                     break
-                except Exception:
-                    time.sleep(0.05)
+                except OSError:
+                    time.sleep(0.02)
+            marks["server_answers_s"] = time.perf_counter() - t0
+            page.goto(f"http://127.0.0.1:{port}/", timeout=timeout * 1000)
             page.wait_for_selector("[data-testid='stAppViewContainer']", timeout=timeout * 1000)
+            marks["page_shell_loaded_s"] = time.perf_counter() - t0
+            page.wait_for_selector("[data-testid='stMain'] h1", timeout=timeout * 1000)
             page.wait_for_selector(".stApp[data-test-script-state='notRunning']", timeout=timeout * 1000)
-            page.wait_for_selector("[data-testid='stMain'] h1, [data-testid='stMetric'], .js-plotly-plot",
-                                   timeout=timeout * 1000)
             page.wait_for_function("!document.querySelector(\"[data-testid='stSkeleton']\")", timeout=timeout * 1000)
-            return time.perf_counter() - t0
+            marks["streamlit_run_to_first_page_s"] = time.perf_counter() - t0
+            return marks
         finally:
             server.terminate()
             server.wait(10)
             browser.close()
+
+
+def first_run_parts() -> dict:
+    """What the first script run of a fresh server pays for: imports and the vocabulary (fresh interpreter)."""
+    code = ("import time, json; r = {}; t = time.perf_counter()\n"
+            "def lap(k):\n    global t; n = time.perf_counter(); r[k] = n - t; t = n\n"
+            "import streamlit; lap('import streamlit')\n"
+            "import torch; lap('import torch')\n"
+            "import pandas, plotly.graph_objects; lap('import pandas + plotly')\n"
+            "import pages.common; lap('import pages.common (minigpt, rest)')\n"
+            "from minigpt import corpus, Vocabulary; Vocabulary.from_text(corpus.builtin().text, 'compact'); "
+            "lap('tokenizer + built-in corpus vocabulary')\n"
+            "print(json.dumps(r))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    import json
+
+    return {k: round(v, 3) for k, v in json.loads(out.stdout.strip().splitlines()[-1]).items()}
 
 
 def main(argv=None):
@@ -136,12 +163,15 @@ def main(argv=None):
             rows.append([cfg, page, r["cold_ms"], r["warm_ms"], r["figures"], "; ".join(r["errors"]) or "-"])
             print(f"  {cfg:20s} {page:10s} cold {r['cold_ms']:8.1f} ms  warm {r['warm_ms']:8.1f} ms  "
                   f"{r['figures']} figures", flush=True)
-    startup = {"import_minigpt_and_tokenizer_s": import_time()}
+    startup = {"import_minigpt_and_tokenizer_s": median([import_time() for _ in range(3)])}
     if args.browser:
         try:
-            startup["streamlit_run_to_first_page_s"] = browser_startup()
+            runs = [browser_startup() for _ in range(3)]
+            for key in runs[0]:
+                startup[key] = median([r[key] for r in runs])
         except Exception as exc:
             startup["browser_error"] = f"{type(exc).__name__}: {exc}"[:300]
+        startup.update({f"first run: {k} (s)": v for k, v in first_run_parts().items()})
     print()
     print(table(["config", "page", "cold ms (new seed)", "warm ms (rerun)", "plotly figures", "errors"], rows))
     print()
