@@ -334,23 +334,35 @@ class Session:
         return True
 
 
+async def think(args, rng: random.Random) -> None:
+    """A student reading what they just got: --think-s on average (0: the next click comes at once)."""
+    if args.think_s > 0:
+        await asyncio.sleep(rng.uniform(0.5, 1.5) * args.think_s)
+
+
 async def student(index: int, url: str, args, stats: Stats, rng: random.Random) -> None:
     """One student's visit. Bounded by args.rounds and each rerun's timeout."""
+    if args.arrival_s > 0:  # students arrive at random times within --arrival-s, not all in the same instant
+        await asyncio.sleep(rng.uniform(0, args.arrival_s))
     try:
         async with Session(url, f"s{index}-{rng.getrandbits(32):08x}", args.rerun_timeout, stats) as s:
             await s.rerun("page")  # opening the app: the overview page
             for round_ in range(args.rounds):
                 # A control change: the seed (a number input), then the text (a text area).
+                await think(args, rng)
                 if s.set_widget("c_seed", double_value=rng.randrange(0, 10_000)):
                     await s.rerun("control")
+                await think(args, rng)
                 if s.set_widget("c_text", string_value=f"Listen first, then explain the value ({round_}, {index})."):
                     await s.rerun("control")
                 for page in WALK_PAGES:
                     if page not in s.pages:
                         stats.missing.add(f"page {page}")
                         continue
+                    await think(args, rng)
                     await s.rerun("page", page=page)
-                await step_through(s, args, stats)
+                await think(args, rng)
+                await step_through(s, args, stats, rng)
             if args.train and index < args.train_sessions:
                 await press_train(s, args, stats)
     except (websockets.ConnectionClosed, GaveUp):
@@ -359,7 +371,7 @@ async def student(index: int, url: str, args, stats: Stats, rng: random.Random) 
         stats.disconnects += 1
 
 
-async def step_through(s: Session, args, stats: Stats) -> None:
+async def step_through(s: Session, args, stats: Stats, rng: random.Random) -> None:
     if "step" not in s.pages:
         stats.missing.add("page step")
         return
@@ -370,6 +382,7 @@ async def step_through(s: Session, args, stats: Stats) -> None:
         if not buttons:
             stats.missing.add("a Next/Step button on the Step page")
             return
+        await think(args, rng)
         result = await s.rerun("step", press=buttons[-1])
 
 
@@ -455,6 +468,8 @@ def print_table(rows: list[dict]) -> None:
     print("-" * len(head))
     for r in rows:
         variant = ",".join(f"{k.split('.')[-1]}={v}" for k, v in r["streamlit_options"].items()) or "default"
+        if r.get("arrival_s") or r.get("think_s"):
+            variant = f"arr{r['arrival_s']:g}/think{r['think_s']:g} " + variant
         print(f"{variant[:22]:<22} {r['processes']:>4} {r['sessions']:>3} {r['reruns']:>6} {fmt(r['control_median_s']):>8} "
               f"{fmt(r['control_p95_s']):>8} {fmt(r['all_median_s']):>8} {fmt(r['all_p95_s']):>8} "
               f"{r['exceptions']:>4} {r['disconnects']:>4} {r['timeouts']:>4} "
@@ -469,6 +484,8 @@ def markdown_table(rows: list[dict]) -> str:
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         variant = ", ".join(f"{k}={v}" for k, v in r["streamlit_options"].items()) or "default"
+        if r.get("arrival_s") or r.get("think_s"):
+            variant = f"arrivals within {r['arrival_s']:g} s, {r['think_s']:g} s between clicks; " + variant
         lines.append(f"| {variant} | {r['processes']} | {r['sessions']} | {fmt(r['control_median_s'])} / "
                      f"{fmt(r['control_p95_s'])} | {fmt(r['all_median_s'])} / {fmt(r['all_p95_s'])} | "
                      f"{r['exceptions']}/{r['disconnects']}/{r['timeouts']} | {r['jobs_accepted']}/{r['jobs_refused']} | "
@@ -482,13 +499,14 @@ async def measure(args, processes: int) -> list[dict]:
         url = f"ws://127.0.0.1:{servers.port}/_stcore/stream"
         # Warm-up: one visit through every page on every process, not recorded (imports, caches, first traces).
         for port in servers.backends:
-            warm = Stats()
-            await asyncio.wait_for(student(10_000, f"ws://127.0.0.1:{port}/_stcore/stream", args, warm,
+            warm, quick = Stats(), argparse.Namespace(**{**vars(args), "arrival_s": 0.0, "think_s": 0.0})
+            await asyncio.wait_for(student(10_000, f"ws://127.0.0.1:{port}/_stcore/stream", quick, warm,
                                            random.Random(0)), args.level_timeout)
         rows = []
         for n in args.sessions:
             row = await level(n, url, servers, args, seed=n)
             row["streamlit_options"] = args.options
+            row["arrival_s"], row["think_s"] = args.arrival_s, args.think_s
             rows.append(row)
             print_table([row])
             await asyncio.sleep(args.pause)  # let disconnected sessions be cleaned up before the next level
@@ -508,6 +526,10 @@ def main() -> None:
     parser.add_argument("--rerun-timeout", type=float, default=60.0, help="seconds one rerun may take")
     parser.add_argument("--level-timeout", type=float, default=600.0, help="seconds one level may take")
     parser.add_argument("--pause", type=float, default=3.0)
+    parser.add_argument("--arrival-s", type=float, default=0.0,
+                        help="students arrive at random within this many seconds (0: all at once, the worst case)")
+    parser.add_argument("--think-s", type=float, default=0.0,
+                        help="mean pause between one student's clicks (0: clicks back to back, the worst case)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where the JSON goes")
     parser.add_argument("--variant", action="append", default=[], metavar="OPTION=VALUE[,...]",
                         help="Streamlit config options for the servers, e.g. runner.postScriptGC=false; repeat to "
