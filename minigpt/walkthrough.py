@@ -4,6 +4,7 @@ form (so a lecturer can share a link), and the input batch the walkthrough pages
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -59,48 +60,72 @@ FIELD_URL = {f: u for u, f in URL_NAMES.items()}
 CONTROL_RANGES = _INT_RANGES
 
 
+_URL_TEXT = {
+    "bad": {"en": "URL parameter {key}={raw} {why}; using the default.",
+            "zh": "网址参数 {key}={raw} {why}；已改用默认值。"},
+    "choice": {"en": "must be one of {options}", "zh": "必须是 {options} 之一"},
+    "number": {"en": "must be a whole number", "zh": "必须是整数"},
+    "range": {"en": "must be between {low} and {high}", "zh": "必须在 {low} 到 {high} 之间"},
+    "long": {"en": "is longer than {n} characters", "zh": "超过 {n} 个字符"},
+    "together": {"en": "The URL's hyperparameters do not fit together ({why}); using the defaults.",
+                 "zh": "网址中的超参数彼此不相容（{why}）；已改用默认值。"},
+}
+
+
+class _BadValue(ValueError):
+    def __init__(self, kind: str, **values):
+        super().__init__(kind)
+        self.kind, self.values = kind, values
+
+    def text(self, lang: str) -> str:
+        return _URL_TEXT[self.kind][lang].format(**self.values)
+
+
 def _parse(name: str, raw: str):
-    """One URL value, or raise ValueError with the reason."""
+    """One URL value, or raise _BadValue with the reason."""
     if name in _CHOICES:
         if raw not in _CHOICES[name]:
-            raise ValueError(f"must be one of {', '.join(_CHOICES[name])}")
+            raise _BadValue("choice", options=", ".join(_CHOICES[name]))
         return raw
     if name in _INT_RANGES:
         low, high = _INT_RANGES[name]
-        if not raw.strip().lstrip("-").isdigit():
-            raise ValueError("must be a whole number")
+        # ASCII digits only: int() also takes "1_0" and "٣٢", and 5000 digits overflow its limit.
+        if not re.fullmatch(r"\s*-?[0-9]{1,12}\s*", raw):
+            raise _BadValue("number")
         value = int(raw)
         if not low <= value <= high:
-            raise ValueError(f"must be between {low} and {high}")
+            raise _BadValue("range", low=low, high=high)
         return value
     if name == "text":
         if len(raw) > MAX_TEXT_CHARS:
-            raise ValueError(f"is longer than {MAX_TEXT_CHARS} characters")
+            raise _BadValue("long", n=MAX_TEXT_CHARS)
         return raw
-    raise ValueError("is not a setting")
+    raise KeyError(name)
 
 
 def from_query(params: Mapping[str, object]) -> tuple[Controls, list[str]]:
     """Controls from URL parameters. Anything invalid falls back to its default and yields a notice.
 
-    Unknown parameters are reported and ignored; no parameter can name a file or a path.
+    Parameters that name no control are left to the pages (stage, block, head...) or ignored without a notice:
+    links shared through chat apps and course platforms pick up tracking parameters (utm_source, fbclid).
+    No parameter can name a file or a path.
     """
     values, notices = {}, []
+    params = {key: (raw[-1] if raw else "") if isinstance(raw, (list, tuple)) else raw for key, raw in params.items()}
+    lang = params.get("lang") if params.get("lang") in LANGUAGES else "en"  # the notices speak the link's language
     for key, raw in params.items():
-        if isinstance(raw, (list, tuple)):
-            raw = raw[-1] if raw else ""
         field_name = URL_NAMES.get(key)
         if field_name is None:
             continue  # page-level parameters (stage, block, head...) are read by their page
         try:
             values[field_name] = _parse(field_name, str(raw))
-        except ValueError as exc:
-            notices.append(f"URL parameter {key}={str(raw)[:40]!r} {exc}; using the default.")
+        except _BadValue as bad:
+            notices.append(_URL_TEXT["bad"][lang].format(key=key, raw=repr(str(raw)[:40]), why=bad.text(lang)))
     controls = Controls(**values)
     try:
         controls.model_config()
     except ConfigError as exc:  # each value valid alone, but not together (d_model 60 with 8 heads)
-        notices.append(f"The URL's hyperparameters do not fit together ({exc}); using the defaults.")
+        notices.append(_URL_TEXT["together"][lang].format(why=exc))
         defaults = Controls()
         controls = dataclasses.replace(controls, **{f: getattr(defaults, f) for f in _INT_RANGES if f != "batch_size"})
     return controls, notices

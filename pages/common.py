@@ -137,15 +137,15 @@ def _trace(model_key: str, input_key: str, switches: Switches, _model: MiniGPT, 
 
 
 def current_corpus(c: Controls) -> tuple[corpus.Corpus, str | None]:
-    """The corpus the controls name, with a notice when it fell back to the built-in one."""
+    """The corpus the controls name, with a notice (in the chosen language) when it fell back to the built-in one."""
     if c.corpus == "sales":
-        return _sales_corpus()
+        found, why = _sales_corpus()
+        return found, (t("notice_no_sales", c.lang).format(why=why) if why else None)
     if c.corpus in ("paste", "upload"):
         text = st.session_state.get(PASTED if c.corpus == "paste" else UPLOADED) or ""
         if text.strip():
             return corpus.Corpus("user", "Your text", text), None
-        what = "Paste a corpus" if c.corpus == "paste" else "Upload a .txt corpus"
-        return corpus.builtin(), f"{what} in the sidebar; until then the built-in corpus is used."
+        return corpus.builtin(), t("notice_paste_corpus" if c.corpus == "paste" else "notice_upload_corpus", c.lang)
     return corpus.builtin(), None
 
 

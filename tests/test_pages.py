@@ -269,3 +269,8 @@ def test_upload_corpus_without_a_file_says_so_and_uses_the_builtin():
 def test_bad_upload_messages(data, words):
     with pytest.raises(corpus.CorpusError, match=words):
         corpus.decode_upload(data)
+
+
+def test_corpus_notice_follows_the_language_switch():
+    at = open_page("pages/tokens.py", c_corpus="paste", c_lang="zh")
+    assert any("请在侧边栏粘贴语料" in i.value for i in at.info), [i.value for i in at.info]

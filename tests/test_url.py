@@ -151,3 +151,10 @@ def test_first_change_after_server_start_keeps_the_other_controls(tmp_path):
     assert {k: v for k, v in parse_qs(after_page).items() if k in ("ctx", "seed", "d", "heads")} == {
         "ctx": ["32"], "seed": ["42"]}
     assert not stats.exceptions and not stats.timeouts and not stats.disconnects
+
+
+def test_notices_speak_the_links_language():
+    at = run_app({"lang": "zh", "ctx": "abc", "heads": "7"})
+    assert at.sidebar.radio(key="c_lang").value == "zh"
+    assert any("网址参数 ctx=" in w and "必须是整数" in w for w in warnings(at)), warnings(at)
+    assert not any("URL parameter" in w for w in warnings(at))
