@@ -1,6 +1,7 @@
 """Page latency: server-side time of each walkthrough page's script run, and start-up times.
 
     .venv/bin/python bench/page_latency.py                 # every page, default and large config, + browser start-up
+    .venv/bin/python bench/page_latency.py --threads 2     # force torch's threads (default: the app's own bound)
     .venv/bin/python bench/page_latency.py --no-browser    # skip the `streamlit run` -> first page in Chromium timing
 
 Each page runs under Streamlit's AppTest (in this process): the real page script, its calls into
@@ -152,9 +153,12 @@ def main(argv=None):
     p.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     p.add_argument("--no-browser", dest="browser", action="store_false")
     args = p.parse_args(argv)
-    threads = set_threads(args.threads)
+    # Without --threads the pages run with the app's own bound (minigpt.jobs.bound_threads: MINIGPT_TORCH_THREADS,
+    # default half the cores), as they do under `streamlit run`.
+    if args.threads:
+        set_threads(args.threads)
     _share_script_cache()
-    print(f"torch threads: {threads}; {args.runs} runs per page and mode (median)", flush=True)
+    print(f"{args.runs} runs per page and mode (median)", flush=True)
     results, rows = {}, []
     for cfg in args.configs:
         for page in args.pages:
@@ -163,6 +167,10 @@ def main(argv=None):
             rows.append([cfg, page, r["cold_ms"], r["warm_ms"], r["figures"], "; ".join(r["errors"]) or "-"])
             print(f"  {cfg:20s} {page:10s} cold {r['cold_ms']:8.1f} ms  warm {r['warm_ms']:8.1f} ms  "
                   f"{r['figures']} figures", flush=True)
+    import torch
+
+    threads = torch.get_num_threads()
+    print(f"torch threads in the pages: {threads}", flush=True)
     startup = {"import_minigpt_and_tokenizer_s": median([import_time() for _ in range(3)])}
     if args.browser:
         try:

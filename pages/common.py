@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from minigpt import checkpoint, corpus, figures, walkthrough
+from minigpt import checkpoint, corpus, figures, jobs, walkthrough
 from minigpt.config import ConfigError
 from minigpt.corpus import CorpusError
 from minigpt.explain import t
@@ -39,6 +39,9 @@ def _leave_legacy_pages_mode() -> None:
 
 
 _leave_legacy_pages_mode()
+# Bound torch's threads for the whole server from the first page on, not only once someone trains: sessions run
+# side by side, and a page's ops are too small to gain from a second thread (the thread hand-off costs more).
+jobs.bound_threads()
 
 KEY = "c_"                 # session-state prefix of the sidebar widgets
 TRAINED = "trained_checkpoint"   # set by the Train page: a minigpt.checkpoint.Checkpoint (a copy)

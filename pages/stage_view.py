@@ -5,6 +5,9 @@ keyed and, where it names a view, kept in the URL through `common.page_param`.
 """
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+
 import streamlit as st
 
 from pages import common
@@ -143,34 +146,51 @@ def loss_comparison(ws, switches: Switches, lang: str) -> None:
 
 
 # -- one stage --------------------------------------------------------------------------------------
-@st.cache_resource(max_entries=512, show_spinner=False)
-def _cached_stage_figure(trace_key: tuple, name: str, row: int, head: int, lang: str, annotate, _ws, _trace):
-    return figures.stage_heatmap(_trace, name, labels=_ws.labels(row), batch=row, head=head, lang=lang,
-                                 vocab=_ws.vocab, annotate=annotate)
+_FIGURES: OrderedDict[tuple, object] = OrderedDict()  # (trace key, stage, row, head, lang, annotate) -> figure
+_FIGURES_LOCK = threading.Lock()
+_FIGURES_MAX = 512
 
 
 def stage_figure(ws, trace, name: str, *, row: int, head: int = 0, lang: str, annotate: bool | None = None):
     """The stage's heatmap. Built once per (trace, stage, row, head, language) and shared by every session:
     a rerun that changes something else, or a class on the same link, reuses it (st.plotly_chart copies
-    the figure before it serialises it, so sharing is safe)."""
-    if trace.cache_key is None:
+    the figure before it serialises it, so sharing is safe). A plain LRU dict, not st.cache_resource: hashing
+    the key's dataclasses cost ~1 ms a lookup there, 10 ms on the Attention page."""
+    def build():
         return figures.stage_heatmap(trace, name, labels=ws.labels(row), batch=row, head=head, lang=lang,
                                      vocab=ws.vocab, annotate=annotate)
-    return _cached_stage_figure(trace.cache_key, name, row, head, lang, annotate, ws, trace)
+
+    if trace.cache_key is None:
+        return build()
+    key = (trace.cache_key, name, row, head, lang, annotate)
+    with _FIGURES_LOCK:
+        fig = _FIGURES.get(key)
+        if fig is not None:
+            _FIGURES.move_to_end(key)
+            return fig
+    fig = build()
+    with _FIGURES_LOCK:
+        _FIGURES[key] = fig
+        while len(_FIGURES) > _FIGURES_MAX:
+            _FIGURES.popitem(last=False)
+    return fig
 
 
 def downloads(ws, trace, name: str, *, row: int, head: int, lang: str, key: str) -> None:
-    """CSV of the slice shown and .npy of the full tensor, generated only when clicked."""
+    """CSV of the slice shown and .npy of the full tensor, in a popover; the files are generated only when clicked."""
     labels = ws.labels(row)
     stem = file_stem(name, f"row{row}", f"head{head}") if spec_of(name).axes[1:2] == ("head",) else \
         file_stem(name, f"row{row}")
-    a, b = st.columns(2)
-    a.download_button(t("download CSV", lang), key=f"csv_{key}", file_name=stem + ".csv", mime="text/csv",
-                      data=lambda: figures.stage_csv(trace, name, labels=labels, batch=row, head=head, vocab=ws.vocab),
-                      on_click="ignore", help=tr("csv help", lang), icon="📄")
-    b.download_button(t("download NPY", lang), key=f"npy_{key}", file_name=file_stem(name) + ".npy",
-                      mime="application/octet-stream", data=lambda: figures.to_npy(trace[name]),
-                      on_click="ignore", help=tr("npy help", lang), icon="🧮")
+    # Lazy: the buttons are built only while the popover is open (20 buttons cost ~10 ms on every Attention rerun).
+    box = st.popover(tr("downloads", lang), icon="⬇️", key=f"dl_{key}", on_change="rerun")
+    if not box.open:
+        return
+    box.download_button(t("download CSV", lang), key=f"csv_{key}", file_name=stem + ".csv", mime="text/csv",
+                        data=lambda: figures.stage_csv(trace, name, labels=labels, batch=row, head=head, vocab=ws.vocab),
+                        on_click="ignore", help=tr("csv help", lang), icon="📄")
+    box.download_button(t("download NPY", lang), key=f"npy_{key}", file_name=file_stem(name) + ".npy",
+                        mime="application/octet-stream", data=lambda: figures.to_npy(trace[name]),
+                        on_click="ignore", help=tr("npy help", lang), icon="🧮")
 
 
 def stage_info(trace, name: str, lang: str) -> None:

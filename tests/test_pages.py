@@ -274,3 +274,21 @@ def test_bad_upload_messages(data, words):
 def test_corpus_notice_follows_the_language_switch():
     at = open_page("pages/tokens.py", c_corpus="paste", c_lang="zh")
     assert any("请在侧边栏粘贴语料" in i.value for i in at.info), [i.value for i in at.info]
+
+
+def test_stage_downloads_wait_in_a_popover_until_opened():
+    at = open_page("pages/attention.py")
+    assert not at.get("download_button") and len(at.get("popover")) >= 10  # closed: no buttons built
+    at.session_state["dl_blocks.0.attn.weights"] = True
+    at.run()
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels == ["download CSV", "download .npy"] and not at.exception
+
+
+def test_stage_figures_are_shared_between_reruns():
+    from pages import stage_view
+
+    at = open_page("pages/attention.py")
+    before = dict(stage_view._FIGURES)
+    at.run()
+    assert before and all(stage_view._FIGURES[k] is fig for k, fig in before.items())
