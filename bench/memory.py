@@ -93,6 +93,10 @@ def main(argv=None):
                 for sel in READY:
                     page.wait_for_selector(sel, timeout=args.timeout * 1000)
                 button = page.locator(".st-key-train_start button")
+                try:  # the page's first elements can be ready before its Train button is drawn
+                    button.first.wait_for(timeout=30_000)
+                except Exception:
+                    pass
                 if button.count():
                     button.first.click()
                     time.sleep(args.train_s)
