@@ -115,7 +115,7 @@ def _train_live(server, page):
     page.get_by_role("heading", name="Train live").wait_for(timeout=30_000)
     _ready(page)
     steps = page.get_by_label("steps", exact=True)
-    steps.fill("400")
+    steps.fill("20000")  # the most allowed: still running when Stop is pressed (400 steps could end first)
     steps.press("Enter")
     _ready(page)
     every = page.get_by_label("evaluate every … steps")
