@@ -89,3 +89,18 @@ def test_bad_uploads_get_a_message(browser_page, tmp_path, name, data, words):
     assert not exceptions(page)
     assert page.locator("h1").first.is_visible()  # the page still works, on the built-in corpus
     page.screenshot(path=str(SHOTS / f"upload_{name}.png"), full_page=True)
+
+
+def test_stage_tensor_downloads_from_its_popover(browser_page):
+    url, page = browser_page
+    page.goto(f"{url}/attention")
+    wait_ready(page)
+    page.get_by_role("button", name="Download this tensor").first.click()  # opening it reruns and draws the buttons
+    csv_button = page.get_by_role("button", name="download CSV")
+    csv_button.wait_for(timeout=30_000)
+    with page.expect_download(timeout=30_000) as download:
+        csv_button.click()
+    assert download.value.suggested_filename == "minigpt_blocks-0-attn-q_row0_head0.csv"
+    header = Path(download.value.path()).read_text(encoding="utf-8-sig").splitlines()
+    assert header[0].split(",")[1:] == [str(i) for i in range(16)] and header[1].startswith("0 The,")
+    assert not exceptions(page), exceptions(page)
