@@ -178,13 +178,13 @@ def stage_figure(ws, trace, name: str, *, row: int, head: int = 0, lang: str, an
 
 def downloads(ws, trace, name: str, *, row: int, head: int, lang: str, key: str) -> None:
     """CSV of the slice shown and .npy of the full tensor, in a popover; the files are generated only when clicked."""
-    labels = ws.labels(row)
-    stem = file_stem(name, f"row{row}", f"head{head}") if spec_of(name).axes[1:2] == ("head",) else \
-        file_stem(name, f"row{row}")
     # Lazy: the buttons are built only while the popover is open (20 buttons cost ~10 ms on every Attention rerun).
     box = st.popover(tr("downloads", lang), icon="⬇️", key=f"dl_{key}", on_change="rerun")
     if not box.open:
         return
+    labels = ws.labels(row)
+    stem = file_stem(name, f"row{row}", f"head{head}") if spec_of(name).axes[1:2] == ("head",) else \
+        file_stem(name, f"row{row}")
     box.download_button(t("download CSV", lang), key=f"csv_{key}", file_name=stem + ".csv", mime="text/csv",
                         data=lambda: figures.stage_csv(trace, name, labels=labels, batch=row, head=head, vocab=ws.vocab),
                         on_click="ignore", help=tr("csv help", lang), icon="📄")
