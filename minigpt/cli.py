@@ -88,7 +88,8 @@ def configs_from_args(args: argparse.Namespace, model: ModelConfig, train: Train
 def build_parser() -> argparse.ArgumentParser:
     from . import presets
 
-    parser = _Parser(prog="python -m minigpt", description="Train and sample minigpt models from the terminal.")
+    prog = "minigpt" if Path(sys.argv[0]).name == "minigpt" else "python -m minigpt"  # the installed command
+    parser = _Parser(prog=prog, description="Train and sample minigpt models from the terminal.")
     commands = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     train = commands.add_parser("train", help="train a model and write a checkpoint",
