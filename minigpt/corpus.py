@@ -178,6 +178,16 @@ def _non_empty(text: str) -> str:
     return text
 
 
+def rows_of(ids, vocab) -> torch.Tensor:
+    """Token ids (already encoded in the vocabulary's mode) as a 1-D LongTensor of the vocabulary's rows."""
+    return torch.tensor(vocab.rows(ids), dtype=torch.long)
+
+
+def encode_rows(text: str, vocab) -> torch.Tensor:
+    """A corpus as the 1-D LongTensor of embedding rows the model reads: the one path from text to rows."""
+    return rows_of(vocab.encode(text), vocab)
+
+
 def split(tokens: torch.Tensor, train_fraction: float = TRAIN_FRACTION) -> tuple[torch.Tensor, torch.Tensor]:
     """The notebook's split: the first 90% of tokens train, the last 10% validate."""
     n = int(len(tokens) * train_fraction)

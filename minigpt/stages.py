@@ -13,19 +13,41 @@ from typing import Iterator, Mapping
 
 import torch
 
+from .text import t
+
 
 @dataclass(frozen=True)
 class StageSpec:
     key: str                  # name without the block prefix, e.g. "attn.weights"
     per_block: bool
     axes: tuple[str, ...]
-    title: str
-    title_zh: str
     code_post: str            # code as the notebook writes it (post-LN)
     code_pre: str = ""        # pre-LN variant where it differs
 
     def code(self, norm: str) -> str:
         return self.code_pre if norm == "pre" and self.code_pre else self.code_post
+
+    def title(self, lang: str = "en") -> str:
+        return t(f"stage_title.{self.key}", lang)
+
+    @property
+    def text_key(self) -> str:
+        """The catalogue key of this stage's explanation."""
+        return f"stage.{self.key}"
+
+    @property
+    def sign(self) -> str:
+        """"probability" (0..1, rows sum to 1), "non_negative", "boolean" or "signed": fixes the colour scale."""
+        return SIGNS.get(self.key, "signed")
+
+    @property
+    def chapter(self) -> str:
+        """The walkthrough chapter (page) that shows this stage."""
+        if self.key.startswith("embed."):
+            return "embedding"
+        if self.key.startswith("attn."):
+            return "attention"
+        return "output" if self.key in ("final.norm", "logits", "probs") else "block"
 
 
 BTC = ("batch", "position", "d_model")
@@ -33,49 +55,51 @@ BHTD = ("batch", "head", "position", "d_k")
 BHQK = ("batch", "head", "query", "key")
 
 _SPECS = [
-    StageSpec("embed.token", False, BTC, "Token embedding", "词嵌入",
+    StageSpec("embed.token", False, BTC,
               "x = token_embedding(rows)          # nn.Embedding(vocab_size, d_model)"),
-    StageSpec("embed.position", False, ("position", "d_model"), "Sinusoidal positional encoding", "正弦位置编码",
+    StageSpec("embed.position", False, ("position", "d_model"),
               "pe[:, 0::2] = torch.sin(position * div_term)\npe[:, 1::2] = torch.cos(position * div_term)"),
-    StageSpec("embed.sum", False, BTC, "Embedding + position", "嵌入 + 位置", "x = x + pe[:T]"),
-    StageSpec("attn.q", True, BHTD, "Queries Q (split into heads)", "查询 Q（按头拆分）",
+    StageSpec("embed.sum", False, BTC, "x = x + pe[:T]"),
+    StageSpec("attn.q", True, BHTD,
               "Q = Wq(x).view(B, T, num_heads, d_k).transpose(1, 2)"),
-    StageSpec("attn.k", True, BHTD, "Keys K (split into heads)", "键 K（按头拆分）",
+    StageSpec("attn.k", True, BHTD,
               "K = Wk(x).view(B, T, num_heads, d_k).transpose(1, 2)"),
-    StageSpec("attn.v", True, BHTD, "Values V (split into heads)", "值 V（按头拆分）",
+    StageSpec("attn.v", True, BHTD,
               "V = Wv(x).view(B, T, num_heads, d_k).transpose(1, 2)"),
-    StageSpec("attn.scores", True, BHQK, "Scaled scores Q·Kᵀ/√d_k", "缩放点积 Q·Kᵀ/√d_k",
+    StageSpec("attn.scores", True, BHQK,
               "scores = Q @ K.transpose(-2, -1) / math.sqrt(d_k)"),
-    StageSpec("attn.mask", True, ("query", "key"), "Causal mask", "因果掩码",
+    StageSpec("attn.mask", True, ("query", "key"),
               "mask = torch.triu(torch.ones(T, T), diagonal=1).bool()"),
-    StageSpec("attn.masked", True, BHQK, "Masked scores", "掩码后的分数",
+    StageSpec("attn.masked", True, BHQK,
               "scores = scores.masked_fill(mask, float('-inf'))"),
-    StageSpec("attn.weights", True, BHQK, "Attention weights (softmax)", "注意力权重（softmax）",
+    StageSpec("attn.weights", True, BHQK,
               "weights = F.softmax(scores, dim=-1)"),
-    StageSpec("attn.mixed", True, BHTD, "Weights @ V", "权重 @ V", "A = weights @ V"),
-    StageSpec("attn.concat", True, BTC, "Heads concatenated", "拼接各头",
+    StageSpec("attn.mixed", True, BHTD, "A = weights @ V"),
+    StageSpec("attn.concat", True, BTC,
               "A = A.transpose(1, 2).reshape(B, T, d_model)"),
-    StageSpec("attn.out", True, BTC, "Output projection Wo", "输出投影 Wo", "attn_out = Wo(A)"),
-    StageSpec("resid1", True, BTC, "Residual 1", "残差连接 1",
+    StageSpec("attn.out", True, BTC, "attn_out = Wo(A)"),
+    StageSpec("resid1", True, BTC,
               "x = x + attn_out", "x = x + attn_out        # x: the block's input"),
-    StageSpec("norm1", True, BTC, "LayerNorm 1", "层归一化 1",
+    StageSpec("norm1", True, BTC,
               "x = norm1(x)", "h = norm1(x)            # before attention"),
-    StageSpec("ffn.hidden", True, ("batch", "position", "d_ffn"), "FFN hidden layer", "前馈网络隐藏层",
+    StageSpec("ffn.hidden", True, ("batch", "position", "d_ffn"),
               "hidden = nn.Linear(d_model, 4 * d_model)(x)", "hidden = nn.Linear(d_model, 4 * d_model)(h)"),
-    StageSpec("ffn.relu", True, ("batch", "position", "d_ffn"), "FFN after ReLU", "ReLU 之后",
+    StageSpec("ffn.relu", True, ("batch", "position", "d_ffn"),
               "hidden = F.relu(hidden)"),
-    StageSpec("ffn.out", True, BTC, "FFN output", "前馈网络输出",
+    StageSpec("ffn.out", True, BTC,
               "ffn_out = nn.Linear(4 * d_model, d_model)(hidden)"),
-    StageSpec("resid2", True, BTC, "Residual 2", "残差连接 2", "x = x + ffn_out"),
-    StageSpec("norm2", True, BTC, "LayerNorm 2", "层归一化 2",
+    StageSpec("resid2", True, BTC, "x = x + ffn_out"),
+    StageSpec("norm2", True, BTC,
               "x = norm2(x)", "h = norm2(x)            # before the FFN"),
-    StageSpec("final.norm", False, BTC, "Final LayerNorm", "最终层归一化", "x = final_norm(x)"),
-    StageSpec("logits", False, ("batch", "position", "vocab"), "Logits", "logits（未归一化分数）",
+    StageSpec("final.norm", False, BTC, "x = final_norm(x)"),
+    StageSpec("logits", False, ("batch", "position", "vocab"),
               "logits = nn.Linear(d_model, vocab_size)(x)"),
-    StageSpec("probs", False, ("batch", "position", "vocab"), "Next-token probabilities", "下一个词的概率",
+    StageSpec("probs", False, ("batch", "position", "vocab"),
               "probs = F.softmax(logits, dim=-1)"),
 ]
 CATALOGUE: dict[str, StageSpec] = {s.key: s for s in _SPECS}
+SIGNS = {"attn.weights": "probability", "probs": "probability", "ffn.relu": "non_negative", "attn.mask": "boolean"}
+CHAPTERS = ("tokens", "embedding", "attention", "block", "output")  # the walkthrough's order
 
 _BLOCK_ORDER = {
     "post": ["attn.q", "attn.k", "attn.v", "attn.scores", "attn.mask", "attn.masked", "attn.weights",
@@ -106,6 +130,29 @@ def spec_of(name: str) -> StageSpec:
     if spec is None or spec.per_block != bool(match):
         raise KeyError(f"unknown stage {name!r}")
     return spec
+
+
+def inputs_of(name: str, names: list[str], norm: str) -> tuple[str, ...]:
+    """What a residual add or a LayerNorm was computed from, as full stage names (the block's input is the
+    stage before the block's first one in `names`, the model's stage order). A golden test checks these
+    against the traced arithmetic (resid1 = input + attn.out, ...)."""
+    block = block_of(name)
+    key = spec_of(name).key
+    if block is None:
+        if key != "final.norm":
+            raise KeyError(f"{name!r} is not a residual or a LayerNorm")
+        return (f"blocks.{max(0, sum(n.endswith('.resid2') for n in names) - 1)}.resid2",)
+    p = f"blocks.{block}."
+    block_input = names[names.index(p + _BLOCK_ORDER[norm][0]) - 1]
+    wiring = {
+        "post": {"resid1": (block_input, p + "attn.out"), "norm1": (p + "resid1",),
+                 "resid2": (p + "norm1", p + "ffn.out"), "norm2": (p + "resid2",)},
+        "pre": {"norm1": (block_input,), "resid1": (block_input, p + "attn.out"),
+                "norm2": (p + "resid1",), "resid2": (p + "resid1", p + "ffn.out")},
+    }[norm]
+    if key not in wiring:
+        raise KeyError(f"{name!r} is not a residual or a LayerNorm")
+    return wiring[key]
 
 
 def block_of(name: str) -> int | None:

@@ -99,7 +99,11 @@ class Vocabulary:
     # -- building ---------------------------------------------------------------------------
     @classmethod
     def from_text(cls, text: str, mode: str = "compact") -> "Vocabulary":
-        ids = encode(text, mode)
+        return cls.from_ids(encode(text, mode), mode)
+
+    @classmethod
+    def from_ids(cls, ids: Sequence[int], mode: str = "compact") -> "Vocabulary":
+        """The vocabulary of a corpus already encoded in `mode`."""
         if not ids:
             raise ConfigError("The corpus is empty: there is nothing to build a vocabulary from.")
         if mode == "full":  # the notebook: one row for every id up to the largest seen

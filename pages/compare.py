@@ -4,43 +4,14 @@ import dataclasses
 
 import streamlit as st
 
-from pages import common, stage_view as sv
+from ui import page, workspace as wsp, controls, stage_view as sv
 from minigpt import figures, walkthrough
-from minigpt.explain import explain, t
+from minigpt.text import t
 from minigpt.model import Switches
 from minigpt.stages import spec_of, stage_names
 
-TEXT = {
-    "title": {"en": "Compare two models", "zh": "对比两个模型"},
-    "left": {"en": "left", "zh": "左边"},
-    "right": {"en": "right", "zh": "右边"},
-    "current": {"en": "the sidebar's model ({label})", "zh": "侧边栏中的模型（{label}）"},
-    "fresh": {"en": "fresh random weights, seed {seed}", "zh": "全新随机权重，seed {seed}"},
-    "seed": {"en": "fresh, another seed ({seed})", "zh": "全新，另一个 seed（{seed}）"},
-    "norm": {"en": "fresh, {norm}-LN instead", "zh": "全新，改为 {norm}-LN"},
-    "trained": {"en": "trained in this session", "zh": "本次会话训练的模型"},
-    "loaded": {"en": "loaded checkpoint", "zh": "加载的检查点"},
-    "nomask": {"en": "the sidebar's model without the causal mask", "zh": "侧边栏中的模型，去掉因果掩码"},
-    "other seed": {"en": "the other seed", "zh": "另一个 seed"},
-    "same": {"en": "Both sides are the same model: choose two different ones.", "zh": "两边是同一个模型：请选择两个不同的模型。"},
-    "diff": {"en": "Largest difference between the two: {d:.4g} (colour scale shared: equal colours, equal numbers).",
-             "zh": "两者之间的最大差异：{d:.4g}（共用颜色刻度：颜色相同即数值相同）。"},
-    "separate": {"en": "The two models give this stage different shapes or column labels ({a} vs {b}), so they are "
-                       "drawn separately, each on its own scale.",
-                 "zh": "两个模型在这一步的形状或列标签不同（{a} 与 {b}），因此分开绘制，各用自己的颜色刻度。"},
-    "no stage": {"en": "The two models have no stage in common.", "zh": "两个模型没有共同的步骤。"},
-}
-
-
-def tr(key, lang):
-    return (TEXT[key].get(lang) or TEXT[key]["en"]) if key in TEXT else sv.tr(key, lang)
-
-
-ws = common.workspace()
+ws = page.open_page("compare.title", "chapter.compare")
 lang = ws.lang
-st.title(tr("title", lang))
-st.write(explain("compare", lang))
-common.show_notices(ws)
 c = ws.controls
 try:
     config = c.model_config()
@@ -59,17 +30,18 @@ class Side:
 
 
 def fresh(cfg) -> Side:
-    vocab = common._vocabulary(common._text_key(ws.corpus.text), cfg.vocab, ws.corpus.text)
-    return Side(common._fresh_model(cfg, vocab.size), vocab, f"fresh:{cfg}:{vocab.fingerprint}", "")
+    vocab = wsp.vocabulary(ws.corpus.text, cfg.vocab)
+    model, key = wsp.fresh_model(cfg, vocab)
+    return Side(model, vocab, key, "")
 
 
 def candidates() -> dict[str, Side]:
     options = {"current": Side(ws.model, ws.vocab, ws.model_key, ws.model_label)}
-    if not ws.model_label.startswith("fresh"):
+    if ws.model_kind != "fresh":
         options["fresh"] = fresh(config)
     options["seed"] = fresh(dataclasses.replace(config, seed=int(other_seed)))
     options["norm"] = fresh(dataclasses.replace(config, norm="pre" if config.norm == "post" else "post"))
-    for name, key in (("trained", common.TRAINED), ("loaded", common.LOADED)):
+    for name, key in (("trained", wsp.TRAINED), ("loaded", wsp.LOADED)):
         ckpt = st.session_state.get(key)
         if ckpt is not None and c.model != name:
             options[name] = Side(ckpt.model, ckpt.vocab, f"{name}:{id(ckpt)}", "")
@@ -78,7 +50,7 @@ def candidates() -> dict[str, Side]:
 
 
 def option_label(name: str) -> str:
-    return tr(name, lang).format(label=ws.model_label, seed=int(other_seed) if name == "seed" else config.seed,
+    return t(f"compare.{name}", lang).format(label=ws.model_label, seed=int(other_seed) if name == "seed" else config.seed,
                                  norm="pre" if config.norm == "post" else "post")
 
 
@@ -86,22 +58,21 @@ options = candidates()
 names = list(options)
 default_b = "trained" if "trained" in options else "seed"
 cols = st.columns([2, 2, 1])
-a_name = common.page_param("a", "cmp_a", tuple(names), "current")
-b_name = common.page_param("b", "cmp_b", tuple(names), default_b)
-a_name = cols[0].selectbox(tr("left", lang), names, key="cmp_a", format_func=option_label)
-b_name = cols[1].selectbox(tr("right", lang), names, key="cmp_b", format_func=option_label)
-cols[2].number_input(tr("other seed", lang), 0, 2**31 - 1, value=int(other_seed), key="cmp_seed")
+a_name = controls.page_param("a", "cmp_a", tuple(names), "current")
+b_name = controls.page_param("b", "cmp_b", tuple(names), default_b)
+a_name = cols[0].selectbox(t("compare.left", lang), names, key="cmp_a", format_func=option_label)
+b_name = cols[1].selectbox(t("compare.right", lang), names, key="cmp_b", format_func=option_label)
+cols[2].number_input(t("compare.other seed", lang), 0, 2**31 - 1, value=int(other_seed), key="cmp_seed")
 if a_name == b_name:
-    st.warning(tr("same", lang))
+    st.warning(t("compare.same", lang))
     st.stop()
 
 
 def run(side: Side):
     """The same text for this side's model: its own vocabulary and context length."""
-    rows = common._corpus_rows(common._text_key(ws.corpus.text), side.vocab.fingerprint, ws.corpus.text, side.vocab)
+    rows = wsp.corpus_rows(ws.corpus.text, side.vocab)
     walk = walkthrough.make_input(c, side.vocab, rows, side.model.config.context_length)
-    input_key = common._text_key(repr(walk.rows.tolist()))
-    trace = common._trace(side.key, input_key, side.switches, side.model, walk.rows)
+    trace = wsp.trace_of(side.model, side.key, walk.rows, side.switches)
     labels = [figures.token_labels([side.vocab.text(i) for i in r]) for r in walk.token_ids]
     return trace, labels
 
@@ -112,23 +83,23 @@ trace_b, labels_b = run(B)
 stages_b = set(stage_names(trace_b.config.num_blocks, trace_b.config.norm))
 common_stages = [s for s in stage_names(trace_a.config.num_blocks, trace_a.config.norm) if s in stages_b]
 if not common_stages:
-    st.warning(tr("no stage", lang))
+    st.warning(t("compare.no stage", lang))
     st.stop()
 cols = st.columns([3, 1, 1, 2])
-stage = common.page_param("stage", "cmp_stage", tuple(common_stages), next(s for s in common_stages if s.endswith("attn.weights")))
-stage = cols[0].selectbox(t("stage", lang), common_stages, key="cmp_stage",
-                          format_func=lambda s: (spec_of(s).title_zh if lang == "zh" else spec_of(s).title)
-                          + (f" · {t('block', lang)} {s.split('.')[1]}" if s.startswith("blocks.") else ""))
+stage = controls.page_param("stage", "cmp_stage", tuple(common_stages), next(s for s in common_stages if s.endswith("attn.weights")))
+stage = cols[0].selectbox(t("ui.stage", lang), common_stages, key="cmp_stage",
+                          format_func=lambda s: spec_of(s).title(lang)
+                          + (f" · {t('ui.block', lang)} {s.split('.')[1]}" if s.startswith("blocks.") else ""))
 rows = min(len(labels_a), len(labels_b))
-row = common.page_param("row", "p_row", range(rows), 0)
+row = controls.page_param("row", "p_row", range(rows), 0)
 if rows > 1:
-    row = cols[1].selectbox(t("batch row", lang), range(rows), key="p_row")
+    row = cols[1].selectbox(t("ui.batch row", lang), range(rows), key="p_row")
 head = 0
 if spec_of(stage).axes[1:2] == ("head",):
     heads = min(trace_a.config.num_heads, trace_b.config.num_heads)
-    head = common.page_param("head", "p_head", range(heads), 0)
+    head = controls.page_param("head", "p_head", range(heads), 0)
     if heads > 1:
-        head = cols[2].selectbox(t("head", lang), range(heads), key="p_head")
+        head = cols[2].selectbox(t("ui.head", lang), range(heads), key="p_head")
 with cols[3]:
     sv.image_format(lang)
 
@@ -144,9 +115,9 @@ if cut_a.values.shape == cut_b.values.shape and cut_a.col_labels == cut_b.col_la
     import numpy as np
 
     diff = np.nan_to_num(cut_a.values, neginf=0.0) - np.nan_to_num(cut_b.values, neginf=0.0)
-    st.caption(tr("diff", lang).format(d=float(np.abs(diff).max())))
+    st.caption(t("compare.diff", lang).format(d=float(np.abs(diff).max())))
 else:
-    st.info(tr("separate", lang).format(a=trace_a.shape_label(stage), b=trace_b.shape_label(stage)))
+    st.info(t("compare.separate", lang).format(a=trace_a.shape_label(stage), b=trace_b.shape_label(stage)))
     left, right = st.columns(2)
     for col, cut, name in ((left, cut_a, a_name), (right, cut_b, b_name)):
         with col:

@@ -2,13 +2,13 @@
 generated position the candidates it was chosen from (model probability vs sampling probability)."""
 import streamlit as st
 
-from pages import common
+from ui import workspace as wsp
 from minigpt import train_figures as tf
-from minigpt.explain import explain, t
+from minigpt.text import t
 from minigpt.figures import plotly_config
 from minigpt.sampling import InputError, generate
 
-ws = common.workspace()
+ws = wsp.workspace()
 lang = ws.lang
 
 
@@ -20,20 +20,20 @@ def _generation(model_key: str, prompt: str, max_new_tokens: int, temperature: f
                     top_p=top_p, seed=seed, num_candidates=8)
 
 
-st.title(tf.tr("generate_title", lang))
-st.write(explain("generate", lang))
-common.show_notices(ws)
-st.caption(tf.tr("gen_model", lang).format(label=ws.model_label))
+st.title(t("train.generate_title", lang))
+st.write(t("chapter.generate", lang))
+wsp.show_notices(ws)
+st.caption(t("train.gen_model", lang).format(label=ws.model_label))
 
 if "gen_prompt" not in st.session_state:
     st.session_state["gen_prompt"] = tf.default_prompt(ws.corpus.text)
-st.text_area(tf.tr("gen_prompt", lang), key="gen_prompt", height=80, max_chars=2000)
+st.text_area(t("train.gen_prompt", lang), key="gen_prompt", height=80, max_chars=2000)
 cols = st.columns(5)
-temperature = cols[0].slider(tf.tr("temperature", lang), 0.0, 2.0, 1.0, 0.05, key="gen_temperature")
-top_k = cols[1].number_input(tf.tr("top_k", lang), 0, ws.vocab.size, 0, key="gen_top_k")
-top_p = cols[2].slider(tf.tr("top_p", lang), 0.05, 1.0, 1.0, 0.05, key="gen_top_p")
-length = cols[3].slider(tf.tr("max_new_tokens", lang), 0, 200, 40, key="gen_length")
-seed = cols[4].number_input(tf.tr("seed", lang), 0, 2**31 - 1, 0, key="gen_seed")
+temperature = cols[0].slider(t("train.temperature", lang), 0.0, 2.0, 1.0, 0.05, key="gen_temperature")
+top_k = cols[1].number_input(t("train.top_k", lang), 0, ws.vocab.size, 0, key="gen_top_k")
+top_p = cols[2].slider(t("train.top_p", lang), 0.05, 1.0, 1.0, 0.05, key="gen_top_p")
+length = cols[3].slider(t("train.max_new_tokens", lang), 0, 200, 40, key="gen_length")
+seed = cols[4].number_input(t("train.seed", lang), 0, 2**31 - 1, 0, key="gen_seed")
 
 prompt = st.session_state["gen_prompt"]
 try:
@@ -45,12 +45,12 @@ except InputError as exc:
 
 steps = result.steps
 if not steps:
-    st.info(tf.tr("nothing_generated", lang))
+    st.info(t("train.nothing_generated", lang))
     st.stop()
 
 context = ws.config.context_length
 if len(result.prompt_ids) + len(steps) > context:
-    st.caption(tf.tr("cropped", lang).format(n=context))
+    st.caption(t("train.cropped", lang).format(n=context))
 positions = list(range(len(steps)))
 if st.session_state.get("gen_position", 0) not in positions:
     st.session_state["gen_position"] = 0
@@ -59,7 +59,7 @@ st.markdown(tf.probability_legend_html(lang), unsafe_allow_html=True)
 with st.container(border=True):
     st.markdown(tf.generation_html(prompt, steps, selected=selected, lang=lang), unsafe_allow_html=True)
 
-position = st.selectbox(tf.tr("pick_position", lang), positions, key="gen_position",
+position = st.selectbox(t("train.pick_position", lang), positions, key="gen_position",
                         format_func=lambda i: tf.position_label(steps[i], i))
 st.plotly_chart(tf.candidates_figure(steps[position], position, lang=lang), key="gen_candidates",
                 config=plotly_config("minigpt-candidates"))

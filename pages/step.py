@@ -2,48 +2,20 @@
 the stage in the URL (`?stage=blocks.0.attn.weights`), one large figure with its explanation beside it."""
 import streamlit as st
 
-from pages import common, stage_view as sv
+from ui import workspace as wsp, controls, stage_view as sv
 from minigpt import figures
-from minigpt.explain import explain, t
+from minigpt.text import t
 from minigpt.stages import spec_of, stage_names
 
-TEXT = {
-    "title": {"en": "Step through every stage", "zh": "逐步讲解每个阶段"},
-    "tokens": {"en": "Text → tokens", "zh": "文本 → token"},
-    "topk": {"en": "The most likely next tokens, and the argmax", "zh": "最可能的下一个词，以及 argmax"},
-    "step of": {"en": "step {i} of {n}", "zh": "第 {i} 步，共 {n} 步"},
-    "chapter": {"en": "Chapter: {c}", "zh": "章节：{c}"},
-    "tokens expl": {"en": "The tokenizer cuts the text into tokens; each gets an id (shown under it). These ids, "
-                          "one row per position, are all the model ever sees.",
-                    "zh": "分词器把文本切成 token，每个 token 有一个编号（显示在下方）。模型看到的只有这些编号，每个位置一个。"},
-    "topk expl": {"en": "At the last position the model's probabilities say what comes next. The notebook ends by "
-                        "taking the argmax and decoding it: “{tok}”.",
-                  "zh": "最后一个位置的概率就是模型对下一个词的预测。笔记本的最后一步取 argmax 并解码：“{tok}”。"},
-}
-CHAPTERS = {"tokens": "chapter_tokens", "embedding": "chapter_embedding", "attention": "chapter_attention",
-            "block": "chapter_block", "output": "chapter_output"}
-
-
-def tr(key, lang):
-    return (TEXT[key].get(lang) or TEXT[key]["en"]) if key in TEXT else sv.tr(key, lang)
-
-
 def chapter_of(step: str) -> str:
-    if step == "tokens":
-        return "tokens"
-    if step.startswith("embed."):
-        return "embedding"
-    if step.startswith("blocks."):
-        return "attention" if ".attn." in step else "block"
-    return "output"
+    return {"tokens": "tokens", "topk": "output"}.get(step) or spec_of(step).chapter
 
 
 def step_title(step: str, lang: str) -> str:
     if step in ("tokens", "topk"):
-        return tr(step, lang)
-    spec = spec_of(step)
-    title = spec.title_zh if lang == "zh" else spec.title
-    return title + (f" · {t('block', lang)} {step.split('.')[1]}" if step.startswith("blocks.") else "")
+        return t(f"step.{step}", lang)
+    title = spec_of(step).title(lang)
+    return title + (f" · {t('ui.block', lang)} {step.split('.')[1]}" if step.startswith("blocks.") else "")
 
 
 def move(steps: list[str], delta: int) -> None:
@@ -51,26 +23,26 @@ def move(steps: list[str], delta: int) -> None:
     st.session_state["step_stage"] = steps[max(0, min(len(steps) - 1, i))]
 
 
-ws = common.workspace()
+ws = wsp.workspace()
 lang = ws.lang
 c = ws.config
 steps = ["tokens"] + stage_names(c.num_blocks, c.norm) + ["topk"]
-stage = common.page_param("stage", "step_stage", tuple(steps), steps[0])
+stage = controls.page_param("stage", "step_stage", tuple(steps), steps[0])
 i = steps.index(stage)
 
 nav = st.columns([1, 5, 1, 2], vertical_alignment="bottom")
-nav[0].button("◀ " + t("previous", lang), key="step_prev", on_click=move, args=(steps, -1), disabled=i == 0,
+nav[0].button("◀ " + t("ui.previous", lang), key="step_prev", on_click=move, args=(steps, -1), disabled=i == 0,
               width="stretch")
-nav[1].selectbox(t("stage", lang), steps, key="step_stage",
+nav[1].selectbox(t("ui.stage", lang), steps, key="step_stage",
                  format_func=lambda s: f"{steps.index(s) + 1}. {step_title(s, lang)}")
-nav[2].button(t("next", lang) + " ▶", key="step_next", on_click=move, args=(steps, 1), disabled=i == len(steps) - 1,
+nav[2].button(t("ui.next", lang) + " ▶", key="step_next", on_click=move, args=(steps, 1), disabled=i == len(steps) - 1,
               type="primary", width="stretch")
-nav[3].caption(tr("step of", lang).format(i=i + 1, n=len(steps)))
-common.show_notices(ws)
+nav[3].caption(t("step.step of", lang).format(i=i + 1, n=len(steps)))
+wsp.show_notices(ws)
 
 chapter = chapter_of(stage)
 if i == 0 or chapter_of(steps[i - 1]) != chapter:  # the first stage of a chapter opens with its introduction
-    st.info(f"**{t(CHAPTERS[chapter], lang)}** · {explain(chapter, lang)}", icon="📖")
+    st.info(f"**{t(f'home.chapter_{chapter}', lang)}** · {t(f'chapter.{chapter}', lang)}", icon="📖")
 
 spec = spec_of(stage) if stage not in ("tokens", "topk") else None
 pickers = st.columns(4)
@@ -85,8 +57,8 @@ st.header(f"{i + 1}. {step_title(stage, lang)}")
 if stage == "tokens":
     st.html(figures.token_chips_html(ws.texts(row), ws.walk.token_ids[row], ws.walk.known[row])
             .replace("font-size:1.05em", "font-size:1.6em"))
-    st.write(tr("tokens expl", lang))
-    st.caption(f"{len(ws.texts(row))} tokens · {t('token id', lang)} = cl100k_base")
+    st.write(t("step.tokens expl", lang))
+    st.caption(f"{len(ws.texts(row))} tokens · {t('ui.token id', lang)} = cl100k_base")
 elif stage == "topk":
     trace = ws.trace()
     probs = trace["probs"][row]
@@ -95,10 +67,10 @@ elif stage == "topk":
     left, right = st.columns([3, 2], gap="medium")
     with left:
         label = figures.visible_text(ws.texts(row)[last])
-        sv.plot(figures.topk_bars(probs[last], ws.vocab, k=10, lang=lang, title=f"{t('top_tokens_title', lang)} · “{label}” →"),
+        sv.plot(figures.topk_bars(probs[last], ws.vocab, k=10, lang=lang, title=f"{t('ui.top_tokens_title', lang)} · “{label}” →"),
                 sv.file_stem("probs", "topk", f"row{row}"), key="fig_step")
     with right:
-        st.write(tr("topk expl", lang).format(tok=figures.visible_text(ws.vocab.row_text(best))))
+        st.write(t("step.topk expl", lang).format(tok=figures.visible_text(ws.vocab.row_text(best))))
         st.code(f"predicted_index = torch.argmax(logits[{row}, {last}]).item()\nencoding.decode([predicted_index])"
                 f"  # → {ws.vocab.row_text(best)!r}", language="python")
 else:

@@ -1,7 +1,7 @@
 """One stage on screen, the same way on every page: figure, shape, code, explanation, downloads.
 
 Also the small selectors the walkthrough pages share (batch row, block, head, what-if switches), each
-keyed and, where it names a view, kept in the URL through `common.page_param`.
+keyed and, where it names a view, kept in the URL through `ui.controls.page_param`.
 """
 from __future__ import annotations
 
@@ -10,43 +10,13 @@ from collections import OrderedDict
 
 import streamlit as st
 
-from pages import common
 from minigpt import figures
-from minigpt.explain import explain, t
 from minigpt.model import Switches
 from minigpt.stages import spec_of
+from minigpt.text import t
 
-# Page texts not (yet) in minigpt.explain.UI; tell the lead to move them there.
-TEXT: dict[str, dict[str, str]] = {
-    "downloads": {"en": "Download this tensor", "zh": "下载这个张量"},
-    "full tensor": {"en": "full tensor", "zh": "完整张量"},
-    "csv help": {"en": "The 2-D slice shown (all vocabulary columns for logits/probabilities).",
-                 "zh": "图中显示的二维切片（logits/概率包含全部词表列）。"},
-    "npy help": {"en": "The whole tensor with every batch row and head (numpy.load reads it).",
-                 "zh": "完整张量，包含所有批次行和注意力头（用 numpy.load 读取）。"},
-    "image format": {"en": "Figure download format (camera icon)", "zh": "图片下载格式（图上的相机图标）"},
-    "what-if title": {"en": "What if… (switch parts of the model off; every later stage changes)",
-                      "zh": "如果……会怎样（关掉模型的某些部分；后面的每一步都会改变）"},
-    "what-if on": {"en": "What-if switches are on: these numbers are NOT what the real model computes.",
-                   "zh": "“如果”开关已打开：这些数值不是真实模型的计算结果。"},
-    "loss real": {"en": "loss, real model", "zh": "损失（真实模型）"},
-    "loss switched": {"en": "loss with the switches", "zh": "损失（打开开关后）"},
-    "val loss note": {"en": "Validation loss on {n} fixed batches of the corpus's validation split.",
-                      "zh": "在语料验证集的 {n} 个固定批次上计算的验证损失。"},
-    "batch loss note": {"en": "Loss of the current batch against its true next tokens (untrained weights: "
-                                "expect about ln(V) = {u:.2f} either way).",
-                        "zh": "当前批次相对于真实下一个词的损失（未训练的权重：两种情况下都约为 ln(V) = {u:.2f}）。"},
-    "no loss": {"en": "Choose “Random corpus batch” in the sidebar (or train a model) to see how the loss changes.",
-                "zh": "在侧边栏选择“语料随机批次”（或训练一个模型），即可看到损失如何变化。"},
-    "row shown": {"en": "batch row shown", "zh": "显示的批次行"},
-}
-
-
-def tr(key: str, lang: str) -> str:
-    entry = TEXT.get(key)
-    if entry is None:
-        return t(key, lang)
-    return entry.get(lang) or entry["en"]
+from . import controls
+from .workspace import text_key
 
 
 def file_stem(name: str, *parts) -> str:
@@ -55,7 +25,7 @@ def file_stem(name: str, *parts) -> str:
 
 def image_format(lang: str) -> str:
     """The plotly camera button's format for this page (SVG stays sharp on slides)."""
-    return st.radio(tr("image format", lang), ("png", "svg"), key="img_format", horizontal=True)
+    return st.radio(t("stage_view.image format", lang), ("png", "svg"), key="img_format", horizontal=True)
 
 
 def plot(fig, name: str, *, key: str | None = None) -> None:
@@ -67,26 +37,26 @@ def plot(fig, name: str, *, key: str | None = None) -> None:
 def batch_row(ws, lang: str, *, container=st) -> int:
     """The batch row shown (only a choice when the input is a corpus batch with several rows)."""
     rows = ws.walk.batch_size
-    value = common.page_param("row", "p_row", range(rows), 0)
+    value = controls.page_param("row", "p_row", range(rows), 0)
     if rows > 1:
-        value = container.selectbox(tr("row shown", lang), range(rows), key="p_row",
+        value = container.selectbox(t("stage_view.row shown", lang), range(rows), key="p_row",
                                     format_func=lambda r: f"{r}: " + "".join(ws.texts(r))[:60].replace("\n", " ") + "…")
     return value
 
 
 def block_picker(ws, lang: str, *, container=st) -> int:
     blocks = ws.config.num_blocks
-    value = common.page_param("block", "p_block", range(blocks), 0)
+    value = controls.page_param("block", "p_block", range(blocks), 0)
     if blocks > 1:
-        value = container.selectbox(t("block", lang), range(blocks), key="p_block")
+        value = container.selectbox(t("ui.block", lang), range(blocks), key="p_block")
     return value
 
 
 def head_picker(ws, lang: str, *, container=st) -> int:
     heads = ws.config.num_heads
-    value = common.page_param("head", "p_head", range(heads), 0)
+    value = controls.page_param("head", "p_head", range(heads), 0)
     if heads > 1:
-        value = container.selectbox(t("head", lang), range(heads), key="p_head")
+        value = container.selectbox(t("ui.head", lang), range(heads), key="p_head")
     return value
 
 
@@ -95,19 +65,19 @@ SWITCH_KEYS = ("causal_mask", "scale", "position", "residual", "layer_norm")
 
 def what_if(ws, lang: str, *, temperature: bool = True) -> Switches:
     """The what-if switches (all on = the real model) and the attention temperature slider."""
-    with st.expander(tr("what-if title", lang), expanded=False):
+    with st.expander(t("stage_view.what-if title", lang), expanded=False):
         cols = st.columns(len(SWITCH_KEYS))
         values = {}
         for col, name in zip(cols, SWITCH_KEYS):
-            label = t("position_switch" if name == "position" else name, lang)
+            label = t("ui." + ("position_switch" if name == "position" else name), lang)
             values[name] = col.toggle(label, value=True, key=f"wi_{name}")
         temp = 1.0
         if temperature:
-            temp = st.slider(t("attention temperature", lang) + " (softmax(scores / T))", 0.1, 5.0, 1.0, 0.1,
+            temp = st.slider(t("ui.attention temperature", lang) + " (softmax(scores / T))", 0.1, 5.0, 1.0, 0.1,
                              key="wi_temperature")
     switches = Switches(temperature=float(temp), **values)
     if switches != Switches():
-        st.warning(tr("what-if on", lang), icon="🧪")
+        st.warning(t("stage_view.what-if on", lang), icon="🧪")
         loss_comparison(ws, switches, lang)
     return switches
 
@@ -125,23 +95,23 @@ def loss_comparison(ws, switches: Switches, lang: str) -> None:
     import math
 
     cols = st.columns(3)
-    if ws.controls.model != "fresh" and not ws.model_label.startswith("fresh"):
-        corpus_key = common._text_key(ws.corpus.text) + ws.vocab.fingerprint
+    if ws.model_kind != "fresh":
+        corpus_key = text_key(ws.corpus.text) + ws.vocab.fingerprint
         real = _val_loss(ws.model_key, corpus_key, Switches(), ws.model, ws.corpus_rows)
         switched = _val_loss(ws.model_key, corpus_key, switches, ws.model, ws.corpus_rows)
-        note = tr("val loss note", lang).format(n=4)
+        note = t("stage_view.val loss note", lang).format(n=4)
     elif ws.walk.targets is not None:
         real = batch_loss(ws.trace(Switches()), ws.walk.targets)
         switched = batch_loss(ws.trace(switches), ws.walk.targets)
-        note = tr("batch loss note", lang).format(u=math.log(ws.vocab.size))
+        note = t("stage_view.batch loss note", lang).format(u=math.log(ws.vocab.size))
     else:
-        st.caption(tr("no loss", lang))
+        st.caption(t("stage_view.no loss", lang))
         return
     if real is None or switched is None:
-        st.caption(tr("no loss", lang))
+        st.caption(t("stage_view.no loss", lang))
         return
-    cols[0].metric(tr("loss real", lang), f"{real:.4f}")
-    cols[1].metric(tr("loss switched", lang), f"{switched:.4f}", delta=f"{switched - real:+.4f}", delta_color="inverse")
+    cols[0].metric(t("stage_view.loss real", lang), f"{real:.4f}")
+    cols[1].metric(t("stage_view.loss switched", lang), f"{switched:.4f}", delta=f"{switched - real:+.4f}", delta_color="inverse")
     cols[2].caption(note)
 
 
@@ -179,25 +149,25 @@ def stage_figure(ws, trace, name: str, *, row: int, head: int = 0, lang: str, an
 def downloads(ws, trace, name: str, *, row: int, head: int, lang: str, key: str) -> None:
     """CSV of the slice shown and .npy of the full tensor, in a popover; the files are generated only when clicked."""
     # Lazy: the buttons are built only while the popover is open (20 buttons cost ~10 ms on every Attention rerun).
-    box = st.popover(tr("downloads", lang), icon="⬇️", key=f"dl_{key}", on_change="rerun")
+    box = st.popover(t("stage_view.downloads", lang), icon="⬇️", key=f"dl_{key}", on_change="rerun")
     if not box.open:
         return
     labels = ws.labels(row)
     stem = file_stem(name, f"row{row}", f"head{head}") if spec_of(name).axes[1:2] == ("head",) else \
         file_stem(name, f"row{row}")
-    box.download_button(t("download CSV", lang), key=f"csv_{key}", file_name=stem + ".csv", mime="text/csv",
+    box.download_button(t("ui.download CSV", lang), key=f"csv_{key}", file_name=stem + ".csv", mime="text/csv",
                         data=lambda: figures.stage_csv(trace, name, labels=labels, batch=row, head=head, vocab=ws.vocab),
-                        on_click="ignore", help=tr("csv help", lang), icon="📄")
-    box.download_button(t("download NPY", lang), key=f"npy_{key}", file_name=file_stem(name) + ".npy",
+                        on_click="ignore", help=t("stage_view.csv help", lang), icon="📄")
+    box.download_button(t("ui.download NPY", lang), key=f"npy_{key}", file_name=file_stem(name) + ".npy",
                         mime="application/octet-stream", data=lambda: figures.to_npy(trace[name]),
-                        on_click="ignore", help=tr("npy help", lang), icon="🧮")
+                        on_click="ignore", help=t("stage_view.npy help", lang), icon="🧮")
 
 
 def stage_info(trace, name: str, lang: str) -> None:
     """Shape with axis names, the code that produced it, and the explanation."""
-    st.markdown(f"**{t('shape', lang)}** `{trace.shape_label(name)}`")
+    st.markdown(f"**{t('ui.shape', lang)}** `{trace.shape_label(name)}`")
     st.code(trace.code(name), language="python", wrap_lines=True)
-    st.write(explain(name, lang))
+    st.write(t(spec_of(name).text_key, lang))
 
 
 def show_stage(ws, trace, name: str, *, row: int, head: int = 0, lang: str, key: str | None = None,
