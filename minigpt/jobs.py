@@ -19,6 +19,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
@@ -119,12 +120,15 @@ class Progress:
 
 # -- one job ----------------------------------------------------------------------------------------
 class TrainingJob:
-    """Runs one Trainer in a daemon thread; pause/resume/stop act between steps."""
+    """Runs one Trainer in a daemon thread; pause/resume/stop act between steps. before_step(job, steps_done), the
+    tests' seam, runs in the worker before each step, outside the lock: it may pause, stop or block the worker at
+    an exact step (a test acts there instead of racing a fast loop); a blocking one returns on `stop_requested`."""
 
     _ids = itertools.count(1)
 
-    def __init__(self, trainer: Trainer, name: str = ""):
+    def __init__(self, trainer: Trainer, name: str = "", before_step: Callable[[TrainingJob, int], None] | None = None):
         self.id = next(self._ids)
+        self._before_step = before_step or (lambda job, steps_done: None)
         self.name = name or f"job{self.id}"
         self.model_config, self.train_config, self.vocab = trainer.model_config, trainer.config, trainer.vocab
         self._trainer: Trainer | None = trainer
@@ -189,6 +193,10 @@ class TrainingJob:
         return self._status
 
     @property
+    def stop_requested(self) -> bool:  # stop() was called: the worker ends before its next step
+        return self._stop
+
+    @property
     def thread(self) -> threading.Thread:
         return self._thread
 
@@ -238,6 +246,7 @@ class TrainingJob:
         trainer = self._trainer
         try:
             while True:
+                self._before_step(self, trainer.step_count)
                 self._resume.wait()
                 with self._lock:
                     if self._stop:
@@ -302,6 +311,7 @@ class JobManager:
     """
 
     def __init__(self, max_jobs: int | None = None, max_params: int | None = None, max_steps: int | None = None):
+        self.before_step = None  # given to every job started here (TrainingJob's test seam)
         self.max_jobs = max_jobs or _env_int("MINIGPT_MAX_JOBS", DEFAULT_MAX_JOBS)
         self.max_params = max_params or _env_int("MINIGPT_MAX_PARAMS", DEFAULT_MAX_PARAMS)
         self.max_steps = max_steps or _env_int("MINIGPT_MAX_STEPS", DEFAULT_MAX_STEPS)
@@ -340,7 +350,7 @@ class JobManager:
             if len(busy) >= self.max_jobs:
                 raise JobRefused(self._busy_message(busy))
             trainer = Trainer(model_config, train_config, rows, vocab, **trainer_options)
-            job = TrainingJob(trainer, name=str(session_id)[:12])
+            job = TrainingJob(trainer, name=str(session_id)[:12], before_step=self.before_step)
             self._jobs[session_id] = job
             job.start()
         return job

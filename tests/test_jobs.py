@@ -1,4 +1,7 @@
-"""Background training jobs: pause/resume/stop between steps, limits, one job per session."""
+"""Background training jobs: pause/resume/stop between steps, limits, one job per session.
+
+A test that acts on a running job holds its worker at an exact step first (tests/step_gate.py): a tiny job can
+finish 300 steps before a polling test thread gets to press Pause, so no test here races a sleep against it."""
 from __future__ import annotations
 
 import dataclasses
@@ -13,6 +16,7 @@ from minigpt.checkpoint import Checkpoint
 from minigpt.config import ModelConfig, TrainConfig
 from minigpt.jobs import JobManager, JobRefused, Progress, TrainingJob
 from minigpt.trainer import Trainer, prepare
+from tests.step_gate import StepGate
 
 TEXT = "abcde fghij " * 200
 MODEL = ModelConfig(context_length=8, d_model=32, num_heads=2, num_blocks=1, norm="pre", vocab="char")
@@ -29,22 +33,14 @@ def keep_torch_threads(monkeypatch):
     torch.set_num_threads(before)
 
 
-def wait_for(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.005)
-
-
-def job(train=TRAIN, **options) -> TrainingJob:
-    return TrainingJob(Trainer(MODEL, train, ROWS, VOCAB, **options), name="test")
+def job(train=TRAIN, before_step=None, **options) -> TrainingJob:
+    return TrainingJob(Trainer(MODEL, train, ROWS, VOCAB, **options), name="test", before_step=before_step)
 
 
 def test_a_job_runs_to_the_end_and_reports_progress():
     j = job(sample_every=40, attention_every=20).start()
     assert j.thread.name.startswith("minigpt-train")
-    assert j.join(30) and j.status == "finished"
+    assert j.join(120) and j.status == "finished"
     p = j.snapshot()
     assert isinstance(p, Progress) and p.step == p.total == 120 and p.fraction == 1.0 and not p.active
     assert p.loss_steps == tuple(range(1, 121)) and len(p.losses) == len(p.lrs) == 120
@@ -64,17 +60,22 @@ def test_a_job_runs_to_the_end_and_reports_progress():
 def test_pause_resume_continues_from_the_same_step_with_the_same_weights():
     train = dataclasses.replace(TRAIN, steps=300)
     whole = Trainer(MODEL, train, ROWS, VOCAB).run()
-    j = job(train).start()
-    wait_for(lambda: j.snapshot().step >= 10)
-    j.pause()
-    paused_at = j.snapshot().step
-    time.sleep(0.2)
+    gate = StepGate(hold=10)
+    j = job(train, before_step=gate).start()
+    gate.wait_held(10)
+    assert j.status == "running" and j.snapshot().step == 10
+    j.pause()  # from another thread, as the page's button does, while the worker is mid-run
+    gate.release(hold=11)  # a pause that let step 11 run would be held there
+    time.sleep(0.2)  # gives a broken pause the time to show; a working one passes however long this takes
     p = j.snapshot()
-    assert p.status == "paused" and p.step == paused_at < 300 and p.eta_s is None
+    assert p.status == "paused" and p.step == 10 and p.eta_s is None
     copy = j.result()  # weights can be read while paused (and while running)
-    assert not copy.model.training
+    assert not copy.model.training and copy.train_state["steps"] == 10
     j.resume()
-    assert j.join(30) and j.status == "finished"
+    gate.wait_held(11)  # resume goes on from the step it paused at
+    assert j.status == "running"
+    gate.release()
+    assert j.join(120) and j.status == "finished"
     final = j.result().model
     for (name, a), b in zip(final.state_dict().items(), whole.model.state_dict().values()):
         assert torch.equal(a, b), name
@@ -84,15 +85,18 @@ def test_pause_resume_continues_from_the_same_step_with_the_same_weights():
 def test_stop_ends_the_thread_and_frees_the_slot():
     manager = JobManager(max_jobs=1, max_params=10**6, max_steps=10**6)
     long = dataclasses.replace(TRAIN, steps=20_000)
+    manager.before_step = gate = StepGate(hold=3)
     j = manager.start("s1", MODEL, long, ROWS, VOCAB)
-    wait_for(lambda: j.snapshot().step >= 3)
-    assert manager.active_count() == 1
-    j.stop()
-    assert j.join(5) and j.status == "stopped" and manager.active_count() == 0
-    assert j._trainer is None and j.result().train_state["steps"] >= 3
+    gate.wait_held(3)
+    assert manager.active_count() == 1 and j.status == "running"
+    j.stop()  # mid-run: the worker is held before step 4
+    assert j.join(60) and j.status == "stopped" and manager.active_count() == 0
+    assert j._trainer is None and j.result().train_state["steps"] == 3
+    manager.before_step = gate = StepGate(hold=1)
     j2 = manager.start("s2", MODEL, long, ROWS, VOCAB)  # the slot is free again
+    gate.wait_held(1)
     manager.release("s2")
-    assert j2.join(5) and j2.status == "stopped" and manager.get("s2") is None
+    assert j2.join(60) and j2.status == "stopped" and manager.get("s2") is None
     assert not [t for t in threading.enumerate() if t.name.startswith("minigpt-train") and t.is_alive()]
 
 
@@ -100,9 +104,10 @@ def test_busy_slots_refuse_another_session_with_a_when_to_retry_message(monkeypa
     monkeypatch.setenv("MINIGPT_MAX_JOBS", "1")
     manager = JobManager()
     long = dataclasses.replace(TRAIN, steps=20_000)
+    manager.before_step = gate = StepGate(hold=2)
     first = manager.start("alice", MODEL, long, ROWS, VOCAB)
     try:
-        wait_for(lambda: first.snapshot().step >= 2)
+        gate.wait_held(2)  # running, with an ETA: the refusal can say when to retry
         with pytest.raises(JobRefused, match=r"1 of 1 training slots are busy; the next frees in about [\d,]+ s"):
             manager.start("bob", MODEL, TRAIN, ROWS, VOCAB)
         first.pause()
@@ -110,16 +115,19 @@ def test_busy_slots_refuse_another_session_with_a_when_to_retry_message(monkeypa
             manager.start("bob", MODEL, TRAIN, ROWS, VOCAB)
     finally:
         manager.shutdown()
-    assert first.join(5) and first.status == "stopped"
+    assert first.join(60) and first.status == "stopped"
 
 
 def test_same_session_replaces_its_running_job():
     manager = JobManager(max_jobs=1)
     long = dataclasses.replace(TRAIN, steps=20_000)
+    manager.before_step = gate = StepGate(hold=1)
     old = manager.start("alice", MODEL, long, ROWS, VOCAB)
+    gate.wait_held(1)  # running when replaced
+    manager.before_step = None
     new = manager.start("alice", MODEL, TRAIN, ROWS, VOCAB)  # one slot, same session: no refusal
-    assert old.status == "stopped" and not old.thread.is_alive()
-    assert manager.get("alice") is new and new.join(30) and new.status == "finished"
+    assert old.join(60) and old.status == "stopped"
+    assert manager.get("alice") is new and new.join(120) and new.status == "finished"
     assert manager.active_count() == 0
 
 
@@ -147,7 +155,7 @@ def test_nan_fails_the_job_with_the_explanation_and_keeps_finite_weights(monkeyp
 
     monkeypatch.setattr(trainer.forward, "forward", poisoned)
     j = TrainingJob(trainer).start()
-    assert j.join(30) and j.status == "failed"
+    assert j.join(120) and j.status == "failed"
     p = j.snapshot()
     assert p.error.startswith("The loss became NaN at step") and "learning rate" in p.error
     weights = j.result().model.parameters()
