@@ -135,7 +135,7 @@ def first_run_parts() -> dict:
             "import streamlit; lap('import streamlit')\n"
             "import torch; lap('import torch')\n"
             "import pandas, plotly.graph_objects; lap('import pandas + plotly')\n"
-            "import pages.common; lap('import pages.common (minigpt, rest)')\n"
+            "import ui.workspace; lap('import ui.workspace (minigpt, rest)')\n"
             "from minigpt import corpus, Vocabulary; Vocabulary.from_text(corpus.builtin().text, 'compact'); "
             "lap('tokenizer + built-in corpus vocabulary')\n"
             "print(json.dumps(r))")

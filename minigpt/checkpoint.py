@@ -41,6 +41,12 @@ class Checkpoint:
     def config(self) -> ModelConfig:
         return self.model.config
 
+    @property
+    def steps(self) -> int | None:
+        """Optimizer steps behind these weights (the Trainer's train_state["steps"]); None if the file does not say."""
+        steps = self.train_state.get("steps") if isinstance(self.train_state, dict) else None
+        return steps if isinstance(steps, int) and not isinstance(steps, bool) else None
+
 
 # -- saving ---------------------------------------------------------------------------------------
 def to_bytes(model: MiniGPT, vocab: Vocabulary, train_state: dict | None = None) -> bytes:

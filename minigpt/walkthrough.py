@@ -13,10 +13,10 @@ import torch
 from . import corpus as corpora
 from .config import NORM_PLACEMENTS, VOCAB_MODES, ConfigError, ModelConfig
 from .sampling import InputError, tokenize
+from .text import LANGUAGES, message, t
 from .tokenizer import Vocabulary
 
 DEFAULT_TEXT = "The customer wants to build trust, so listen first and then explain the value."
-LANGUAGES = ("en", "zh")
 CORPORA = ("builtin", "sales", "paste", "upload")
 SOURCES = ("text", "batch")      # the user's own text, or a random batch from the corpus (the notebook)
 MODELS = ("fresh", "trained", "loaded")
@@ -60,25 +60,13 @@ FIELD_URL = {f: u for u, f in URL_NAMES.items()}
 CONTROL_RANGES = _INT_RANGES
 
 
-_URL_TEXT = {
-    "bad": {"en": "URL parameter {key}={raw} {why}; using the default.",
-            "zh": "网址参数 {key}={raw} {why}；已改用默认值。"},
-    "choice": {"en": "must be one of {options}", "zh": "必须是 {options} 之一"},
-    "number": {"en": "must be a whole number", "zh": "必须是整数"},
-    "range": {"en": "must be between {low} and {high}", "zh": "必须在 {low} 到 {high} 之间"},
-    "long": {"en": "is longer than {n} characters", "zh": "超过 {n} 个字符"},
-    "together": {"en": "The URL's hyperparameters do not fit together ({why}); using the defaults.",
-                 "zh": "网址中的超参数彼此不相容（{why}）；已改用默认值。"},
-}
-
-
 class _BadValue(ValueError):
     def __init__(self, kind: str, **values):
         super().__init__(kind)
         self.kind, self.values = kind, values
 
     def text(self, lang: str) -> str:
-        return _URL_TEXT[self.kind][lang].format(**self.values)
+        return t(f"url.{self.kind}", lang, **self.values)
 
 
 def _parse(name: str, raw: str):
@@ -120,12 +108,12 @@ def from_query(params: Mapping[str, object]) -> tuple[Controls, list[str]]:
         try:
             values[field_name] = _parse(field_name, str(raw))
         except _BadValue as bad:
-            notices.append(_URL_TEXT["bad"][lang].format(key=key, raw=repr(str(raw)[:40]), why=bad.text(lang)))
+            notices.append(t("url.bad", lang, key=key, raw=repr(str(raw)[:40]), why=bad.text(lang)))
     controls = Controls(**values)
     try:
         controls.model_config()
     except ConfigError as exc:  # each value valid alone, but not together (d_model 60 with 8 heads)
-        notices.append(_URL_TEXT["together"][lang].format(why=exc))
+        notices.append(t("url.together", lang, why=message(exc, lang)))
         defaults = Controls()
         controls = dataclasses.replace(controls, **{f: getattr(defaults, f) for f in _INT_RANGES if f != "batch_size"})
     return controls, notices
@@ -174,31 +162,18 @@ class WalkInput:
         return self.rows.shape[1]
 
 
-_NOTICES = {
-    "dropped": {"en": "The text has {total} tokens; the model sees the last {ctx} (its context_length), so the first "
-                      "{dropped} are left out.",
-                "zh": "这段文本有 {total} 个 token；模型只看最后 {ctx} 个（它的 context_length），前 {dropped} 个被舍去。"},
-    "unknown": {"en": "{n} token(s) never occur in the corpus, so the model reads them through its single <unk> row "
-                      "(marked in red).",
-                "zh": "有 {n} 个 token 从未在语料中出现，模型只能通过唯一的 <unk> 行读取它们（红色标出）。"},
-    "one": {"en": "Only one token: attention has nothing earlier to look at (its weight is 1 on itself).",
-            "zh": "只有一个 token：注意力没有更早的词可看（它对自己的权重是 1）。"},
-}
-
-
 def text_input(vocab: Vocabulary, text: str, context_length: int, lang: str = "en") -> WalkInput:
     """The user's own text: one batch row of its last context_length tokens (notices in lang)."""
     if len(text) > MAX_TEXT_CHARS:
         text = text[-MAX_TEXT_CHARS:]
     tokens = tokenize(vocab, text, context_length)
-    say = lambda key, **kw: _NOTICES[key].get(lang, _NOTICES[key]["en"]).format(**kw)  # noqa: E731
     notices = []
     if tokens.dropped:
-        notices.append(say("dropped", total=tokens.dropped + len(tokens.ids), ctx=context_length, dropped=tokens.dropped))
+        notices.append(t("input.dropped", lang, total=tokens.dropped + len(tokens.ids), ctx=context_length, dropped=tokens.dropped))
     if tokens.unknown_count:
-        notices.append(say("unknown", n=tokens.unknown_count))
+        notices.append(t("input.unknown", lang, n=tokens.unknown_count))
     if len(tokens.ids) == 1:
-        notices.append(say("one"))
+        notices.append(t("input.one", lang))
     return WalkInput(rows=torch.tensor([tokens.rows]), targets=None, token_ids=(tokens.ids,),
                      known=(tokens.known,), target_ids=None, notices=tuple(notices))
 

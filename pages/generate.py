@@ -4,7 +4,7 @@ import streamlit as st
 
 from ui import workspace as wsp
 from minigpt import train_figures as tf
-from minigpt.text import t
+from minigpt.text import message, t
 from minigpt.figures import plotly_config
 from minigpt.sampling import InputError, generate
 
@@ -40,7 +40,7 @@ try:
     result = _generation(ws.model_key, prompt, int(length), float(temperature), int(top_k), float(top_p), int(seed),
                          ws.model, ws.vocab)
 except InputError as exc:
-    st.error(str(exc), icon="⚠️")
+    st.error(message(exc, lang), icon="⚠️")
     st.stop()
 
 steps = result.steps

@@ -14,7 +14,7 @@ from minigpt import checkpoint, devices, jobs, presets
 from minigpt import train_figures as tf
 from minigpt.config import ConfigError, TrainConfig, parameter_count
 from minigpt.corpus import CorpusError
-from minigpt.text import t
+from minigpt.text import message, t
 from minigpt.sampling import InputError
 
 CUSTOM = "custom"
@@ -134,7 +134,7 @@ def start(model_config, train_config, vocab) -> None:
                 raise
             manager().start(slot.id, model_config, train_config, rows, vocab, **options)  # sidebar text unusable
     except (jobs.JobRefused, ConfigError, CorpusError, InputError, ValueError) as exc:
-        st.session_state["_train_error"] = str(exc)
+        st.session_state["_train_error"] = message(exc, lang)
         return
     st.session_state.pop("_train_error", None)
     st.rerun()
@@ -260,7 +260,6 @@ def hand_over(j, p) -> None:
     """Once per finished/stopped job: its weights become the session's trained model."""
     if st.session_state.get("_trained_job") != j.id and p.step > 0:
         ckpt = j.result()
-        ckpt.train_state.setdefault("step", ckpt.train_state.get("steps"))  # the sidebar's label reads "step"
         st.session_state[wsp.TRAINED] = ckpt
         st.session_state["_trained_job"] = j.id
         st.session_state.pop("_trained_bytes", None)
@@ -271,7 +270,7 @@ def trained_ui() -> None:
     ckpt = st.session_state.get(wsp.TRAINED)
     if ckpt is None or st.session_state.get("_trained_job") is None:
         return
-    step = ckpt.train_state.get("steps", 0)
+    step = ckpt.steps or 0
     st.success(t("train.trained_ready", lang).format(step=step), icon="✅")
     cols = st.columns(2)
     cols[0].button(t("train.open_walkthrough", lang), key="train_open_walkthrough", on_click=_open_walkthrough,
@@ -319,9 +318,9 @@ with st.container(border=True):
         summary_ui(model_config, train_config, vocab)
         ready = True
     except (ConfigError, CorpusError, ValueError) as exc:
-        st.error(str(exc), icon="⚠️")
+        st.error(message(exc, lang), icon="⚠️")
         ready = False
-    label = t("train.start" if job is None else "restart", lang)
+    label = t("train.start" if job is None else "train.restart", lang)
     if st.button(label, key="train_start", type="primary", disabled=active or not ready, icon="🚀"):
         start(model_config, train_config, vocab)
     if st.session_state.get("_train_error"):

@@ -286,7 +286,7 @@ def test_stage_downloads_wait_in_a_popover_until_opened():
 
 
 def test_stage_figures_are_shared_between_reruns():
-    from pages import stage_view
+    from ui import stage_view
 
     at = open_page("pages/attention.py")
     before = dict(stage_view._FIGURES)

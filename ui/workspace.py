@@ -113,7 +113,9 @@ class Workspace:
 
     @property
     def model_label(self) -> str:
-        return t(f"sidebar.label_{self.model_kind}", self.lang, seed=self.config.seed, step=self.model_step)
+        known = self.model_kind == "fresh" or self.model_step is not None  # a tutorial .pt says nothing of its steps
+        key = f"sidebar.label_{self.model_kind}" + ("" if known else "_no_steps")
+        return t(key, self.lang, seed=self.config.seed, step=self.model_step)
 
     @property
     def corpus_title(self) -> str:
@@ -145,7 +147,7 @@ def model_choice(c: Controls, corpus_text: str) -> tuple[MiniGPT, Vocabulary, st
         ckpt = st.session_state.get(TRAINED if c.model == "trained" else LOADED)
         if ckpt is not None:
             tag = st.session_state.setdefault(f"_{c.model}_tag", uuid.uuid4().hex)
-            return ckpt.model, ckpt.vocab, f"{c.model}:{tag}:{id(ckpt)}", c.model, checkpoint.steps_of(ckpt)
+            return ckpt.model, ckpt.vocab, f"{c.model}:{tag}:{id(ckpt)}", c.model, ckpt.steps
         # No checkpoint yet: show the fresh model (the sidebar says why). The radio's key cannot be written
         # here: the widget already exists in this run (StreamlitWidgetAlreadyInstantiatedError).
     config = c.model_config()

@@ -60,7 +60,7 @@ class TextError(Exception):
 
     str(exc) is the English message (logs, the CLI); `exc.text(lang)` is the one a page shows."""
 
-    def __init__(self, key: str, **values):
+    def __init__(self, key: str, /, **values):
         self.key, self.values = key, values
         super().__init__(t(key, REFERENCE, **self._values(REFERENCE)))
 
@@ -70,6 +70,13 @@ class TextError(Exception):
 
     def text(self, lang: str = REFERENCE) -> str:
         return t(self.key, lang, **self._values(lang))
+
+    def __reduce__(self):  # pickle/copy rebuild from the key, not from the English sentence in args
+        return _rebuild, (type(self), self.key, self.values)
+
+
+def _rebuild(cls, key: str, values: dict) -> TextError:
+    return cls(key, **values)
 
 
 def message(exc: BaseException, lang: str = REFERENCE) -> str:
