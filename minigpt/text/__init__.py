@@ -1,4 +1,4 @@
-"""Every string a user can see, in every language, behind one lookup: `t("namespace.key", lang, **values)`.
+"""Every string a user can see, in every language, behind one lookup: `t("<namespace>.<key>", lang, **values)`.
 
 The catalogues are data: `<code>.toml` beside this file, one table per namespace (`[sidebar]`, `[stage]`,
 `[train]`, `[error]`...). Adding a language is adding a file (English is the reference every other file must
