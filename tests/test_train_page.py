@@ -1,5 +1,8 @@
 """AppTest of the Train and Generate pages: a short live run from the page, pause/resume/stop, the trained
-model in the sidebar, refusals shown as messages, and generation with per-position candidates."""
+model in the sidebar, refusals shown as messages, and generation with per-position candidates.
+
+The live run's worker is held at exact steps (tests/step_gate.py): each click lands at a known step, however
+fast the job or slow the machine, and the figure's growth is counted in steps rather than raced with sleeps."""
 from __future__ import annotations
 
 import base64
@@ -14,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from minigpt import jobs
 from minigpt.checkpoint import Checkpoint
+from tests.step_gate import StepGate
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 pytestmark = pytest.mark.timeout(120)
@@ -22,10 +26,10 @@ pytestmark = pytest.mark.timeout(120)
 @pytest.fixture(autouse=True)
 def no_leftover_jobs():
     manager = jobs.default_manager()
-    limits = (manager.max_jobs, manager.max_params, manager.max_steps)
+    limits = (manager.max_jobs, manager.max_params, manager.max_steps, manager.before_step)
     yield manager
     manager.shutdown(wait=10)
-    manager.max_jobs, manager.max_params, manager.max_steps = limits
+    manager.max_jobs, manager.max_params, manager.max_steps, manager.before_step = limits
 
 
 def _page(path: str) -> AppTest:
@@ -71,35 +75,38 @@ def test_live_run_updates_pauses_stops_and_opens_attention_on_the_trained_model(
     _set_up_short_run(at)
     labels = [m.label for m in at.metric]
     assert "parameters" in labels and "expected time" in labels
+    no_leftover_jobs.before_step = gate = StepGate(hold=20)
     at.button(key="train_start").click().run()
     assert not at.exception and not at.error
 
-    seen = [_loss_points(at)]
-    deadline = time.monotonic() + 40
-    while len(set(seen)) < 3 and time.monotonic() < deadline:  # the figure must grow at least twice
-        time.sleep(0.3)
+    seen = []
+    for steps in (20, 40, 60):  # the figure grows with every rerun while the job runs
+        gate.wait_held(steps)
         at.run()
         seen.append(_loss_points(at))
-    growth = sorted(set(seen))
-    assert len(growth) >= 3 and growth[-1] > growth[0], seen
-    assert seen == sorted(seen)  # never shrinks, never restarts on a rerun
+        if steps < 60:
+            gate.release(hold=steps + 20)
+    assert seen == [20, 40, 60]  # one point a step: never shrinks, never restarts on a rerun
     assert len(no_leftover_jobs.sessions()) == 1  # reruns never duplicate the job
 
-    at.button(key="train_pause").click().run()
     job = no_leftover_jobs.get(no_leftover_jobs.sessions()[0])
+    assert job.status == jobs.RUNNING  # mid-run (held at step 60 of 3000) when Pause is clicked
+    at.button(key="train_pause").click().run()
     assert job.status == jobs.PAUSED and at.button(key="train_resume").label == "Resume"
-    paused_at = job.snapshot().step
-    time.sleep(0.3)
+    gate.release(hold=61)  # a pause that let another step run would be held there
+    time.sleep(0.3)  # gives a broken pause the time to show; a working one passes however long this takes
     at.run()
-    assert job.snapshot().step == paused_at
+    assert job.snapshot().step == 60
     at.button(key="train_resume").click().run()
-    assert job.status in (jobs.RUNNING, jobs.FINISHED)
+    gate.wait_held(61)  # resume goes on from the step it paused at
+    assert job.status == jobs.RUNNING
 
-    at.button(key="train_stop").click().run()
+    at.button(key="train_stop").click().run()  # mid-run: the held worker ends on the stop request
     assert not at.exception
-    assert job.status == jobs.STOPPED and not _train_threads()
+    assert job.join(60) and job.status == jobs.STOPPED and not _train_threads()
+    at.run()  # the page hands the stopped job's weights over
     trained = at.session_state["trained_checkpoint"]
-    assert isinstance(trained, Checkpoint) and trained.train_state["steps"] >= paused_at
+    assert isinstance(trained, Checkpoint) and trained.train_state["steps"] == 61
     assert any("Trained in this session" in s.value for s in at.success)
     assert at.get("download_button")
 
