@@ -64,3 +64,12 @@ def test_page_latency(tmp_path, capsys):
                        "--no-browser", "--out", str(out)])
     data = check(capsys, out, "page_latency")
     assert not data["pages"]["default"]["tokens"]["errors"]
+
+
+def test_figure_build(tmp_path, capsys):
+    import figure_build
+
+    out = tmp_path / "f.json"
+    figure_build.main(["--threads", "1", "--runs", "1", "--out", str(out)])
+    data = check(capsys, out, "figure_build")
+    assert len(data["table"]) == 2

@@ -1,0 +1,123 @@
+"""The next token: the most likely candidates as bars, the loss at each position, one generation step's
+candidates, and the trained model's probability for the true next token beside the untrained one's."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+
+from ..analysis import as_array
+from ..explain import t
+from . import style
+from .labels import escape, escape_all, percent, shorten, token_labels, visible_text, vocab_label
+from .training import tr
+
+
+def topk_bars(probs_1d, vocab, *, k: int = 10, title: str = "", lang: str = "en") -> go.Figure:
+    """The k most likely next tokens as horizontal bars, the most likely on top, with text, id and %."""
+    p = probs_1d if isinstance(probs_1d, torch.Tensor) else torch.as_tensor(np.asarray(probs_1d))
+    if p.dim() != 1:
+        raise ValueError(f"topk_bars needs the probabilities of one position, got shape {tuple(p.shape)}.")
+    top = torch.topk(p.float(), min(int(k), p.numel()))
+    rows = top.indices.tolist()
+    names = escape_all(vocab_label(vocab, r) for r in rows)
+    values = top.values.numpy().astype(np.float32)
+    trace = go.Bar(_validate=style.VALIDATE,
+        x=values, y=names, orientation="h", marker=dict(color="#2a788e"),
+        text=[percent(v) for v in values], textposition="outside", cliponaxis=False,
+        hovertemplate="%{y}<br>%{x:.3%}<extra></extra>",
+    )
+    top_value = float(values.max()) if values.size else 1.0
+    layout = style.layout(
+        title or t("next token", lang), max(300, 120 + 34 * len(rows)),
+        xaxis=dict(style.axis_text(t("probability", lang)), tickformat=".3~%", range=[0, top_value * 1.2 or 1]),
+        yaxis=dict(type="category", autorange="reversed", automargin=True, tickfont=dict(size=style.FONT_SIZE)),
+    )
+    return go.Figure(_validate=style.VALIDATE, data=[trace], layout=layout)
+
+
+def token_loss_bar(
+    losses_1d,
+    labels: Sequence[str],
+    target_texts: Sequence[str],
+    uniform_loss: float | None = None,
+    *,
+    title: str = "",
+    lang: str = "en",
+) -> go.Figure:
+    """Cross-entropy at each position against the true next token, with ln(V), the loss of a uniform guess."""
+    losses = as_array(losses_1d).reshape(-1)
+    if not len(losses) == len(labels) == len(target_texts):
+        raise ValueError(f"{len(losses)} losses, {len(labels)} labels and {len(target_texts)} targets must match.")
+    targets = [visible_text(s) for s in target_texts]
+    trace = go.Bar(_validate=style.VALIDATE,
+        x=escape_all(labels), y=losses, customdata=escape_all(targets), marker=dict(color="#d95f02"),
+        hovertemplate="%{x} → %{customdata}<br>" + escape(t("loss", lang)) + " %{y:.4f}<extra></extra>",
+    )
+    layout = style.layout(
+        title or t("token_loss_title", lang), 420,
+        xaxis=style.axis(t("position", lang), labels, angle=-60 if len(labels) > 8 else None),
+        yaxis=dict(style.axis_text(t("loss", lang)), rangemode="tozero"),
+    )
+    fig = go.Figure(_validate=style.VALIDATE, data=[trace], layout=layout)
+    if uniform_loss is not None:
+        style.add_uniform_line(fig, uniform_loss, dash="dash", lang=lang)
+    return fig
+
+
+def candidate_bars(candidates: Sequence, *, chosen_id: int | None = None, title: str = "",
+                   lang: str = "en") -> go.Figure:
+    """One generation step: each candidate's probability from the model and the probability it was sampled
+    with (after temperature, top-k, top-p), the chosen token marked. candidates: sampling.Candidate."""
+    names = escape_all(
+        f"{shorten(visible_text(c.text), 12)} #{c.token_id}" + (" ✔" if c.token_id == chosen_id else "")
+        for c in candidates
+    )
+    model_p = np.array([c.prob for c in candidates], dtype=np.float32)
+    sample_p = np.array([c.sample_prob for c in candidates], dtype=np.float32)
+    data = [
+        go.Bar(_validate=style.VALIDATE, x=model_p, y=names, orientation="h", name=escape(t("model probability", lang)),
+               marker=dict(color="#9ecae1"), text=[percent(v) for v in model_p], textposition="outside",
+               cliponaxis=False, hovertemplate="%{y}<br>%{x:.3%}<extra>" + escape(t("model probability", lang)) + "</extra>"),
+        go.Bar(_validate=style.VALIDATE, x=sample_p, y=names, orientation="h", name=escape(t("sampling probability", lang)),
+               marker=dict(color="#2a788e"), text=[percent(v) for v in sample_p], textposition="outside",
+               cliponaxis=False,
+               hovertemplate="%{y}<br>%{x:.3%}<extra>" + escape(t("sampling probability", lang)) + "</extra>"),
+    ]
+    top = float(max(model_p.max(initial=0), sample_p.max(initial=0))) or 1.0
+    layout = style.layout(
+        title or t("next token", lang), max(300, 140 + 52 * len(names)), barmode="group",
+        xaxis=dict(style.axis_text(t("probability", lang)), tickformat=".3~%", range=[0, top * 1.25]),
+        yaxis=dict(type="category", autorange="reversed", automargin=True, tickfont=dict(size=style.FONT_SIZE)),
+    )
+    return go.Figure(_validate=style.VALIDATE, data=data, layout=layout)
+
+
+
+
+def candidates_figure(step, position: int, *, lang: str = "en") -> go.Figure:
+    """The candidates of one generation step (model vs sampling probability), the chosen one ticked."""
+    title = tr("candidates_title", lang).format(pos=position + 1, token=visible_text(step.text))
+    return candidate_bars(step.candidates, chosen_id=step.token_id, title=title, lang=lang)
+
+
+def true_token_probs(untrained_p_true: Sequence[float], trained_p_true: Sequence[float], labels: Sequence[str], *,
+                     lang: str = "en") -> go.Figure:
+    """Grouped bars: each model's probability for the token that really comes next, position by position."""
+    a = np.asarray(untrained_p_true, dtype=np.float32).reshape(-1)
+    b = np.asarray(trained_p_true, dtype=np.float32).reshape(-1)
+    if not a.size == b.size == len(labels):
+        raise ValueError(f"{a.size} and {b.size} probabilities for {len(labels)} labels.")
+    names = escape_all(token_labels(labels))
+    data = [go.Bar(_validate=style.VALIDATE, x=names, y=a, name=escape(tr("untrained", lang)),
+                   marker=dict(color="#9ecae1"),
+                   hovertemplate="%{x}<br>%{y:.2%}<extra></extra>"),
+            go.Bar(_validate=style.VALIDATE, x=names, y=b, name=escape(tr("trained", lang)),
+                   marker=dict(color="#d55e00"),
+                   hovertemplate="%{x}<br>%{y:.2%}<extra></extra>")]
+    layout = style.layout(tr("p_true_title", lang), 420, barmode="group",
+                          xaxis=style.axis(tr("position", lang), names, angle=-60 if len(names) > 8 else None),
+                          yaxis=dict(style.axis_text(tr("probability", lang)), tickformat=".0%", range=[0, 1]))
+    return go.Figure(_validate=style.VALIDATE, data=data, layout=layout)

@@ -1,0 +1,116 @@
+"""The look every figure shares: fonts large enough for a projector, colour-blind-safe colours, the layout,
+axes and colour bars, and the switch for plotly's property checks (VALIDATE).
+
+Builders read `style.VALIDATE` when they build (never `from .style import VALIDATE`), so the switch the
+tests turn on reaches every figure.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.colors import get_colorscale
+
+from ..explain import t
+from .labels import escape
+
+FONT_SIZE = 15
+MASKED_GREY = "#8c8c8c"
+# Named scales resolved here: plotly.js knows neither "RdBu_r" nor plotly.py's RdBu, and with VALIDATE off
+# nothing would resolve them later.
+DIVERGING = get_colorscale("RdBu_r")    # blue negative, white 0, red positive (ColorBrewer, colour-blind safe)
+SEQUENTIAL = get_colorscale("Viridis")  # perceptually uniform, colour-blind safe, readable in greyscale
+MASK_VISIBLE = "#6baed6"      # attn.mask: a cell a token may look at
+# plotly checks every property of every trace and layout as a figure is built: about two thirds of a page's
+# figure time. Our builders pass known values, so the app skips that; tests/conftest.py turns it back on,
+# so every figure a test builds is still checked, and tests/test_views_style.py compares the JSON both ways.
+VALIDATE = False
+COLORBAR = dict(thickness=16, tickfont=dict(size=FONT_SIZE))
+CURVE_COLOURS = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000", "#f0e442")  # Okabe–Ito
+LEAN_TEMPLATE = {"layout": {"colorway": list(CURVE_COLOURS)}}
+
+
+def check_2d(z: np.ndarray, x_labels: Sequence, y_labels: Sequence) -> None:
+    if z.ndim != 2:
+        raise ValueError(f"A heatmap needs a 2-D array, got shape {tuple(z.shape)}.")
+    if len(y_labels) != z.shape[0] or len(x_labels) != z.shape[1]:
+        raise ValueError(
+            f"{len(y_labels)} row labels and {len(x_labels)} column labels do not fit an array of shape {tuple(z.shape)}."
+        )
+
+
+def colour_scale(z: np.ndarray, signed: bool | None, prefix: str = "z") -> dict:
+    """Colour scale settings (trace `z*` or coloraxis `c*`) for data z: diverging around 0 when signed
+    (None: when any value is negative), else sequential from 0."""
+    finite = z[np.isfinite(z)]
+    lo = float(finite.min()) if finite.size else 0.0
+    hi = float(finite.max()) if finite.size else 1.0
+    if signed is None:
+        signed = lo < 0
+    if signed:
+        bound = max(abs(lo), abs(hi)) or 1.0
+        return {"colorscale": DIVERGING, f"{prefix}mid": 0.0, f"{prefix}min": -bound, f"{prefix}max": bound}
+    return {"colorscale": SEQUENTIAL, f"{prefix}min": 0.0, f"{prefix}max": hi if hi > 0 else 1.0}
+
+
+def figure_height(rows: int, height: int | None, *, square: bool = False) -> int:
+    """Tall enough for a readable label per row; a square (T×T) figure stays within a typical page width."""
+    if height:
+        return int(height)
+    return int(min(900 if square else 1300, max(320, 170 + 28 * rows)))
+
+
+def make_square(xaxis: dict, yaxis: dict) -> None:
+    """Square cells; the shrunk side keeps to the top left, next to its tick labels."""
+    xaxis.update(constrain="domain", constraintoward="left")
+    yaxis.update(scaleanchor="x", constrain="domain", constraintoward="top")
+
+
+def title_html(title: str) -> str:
+    """Escaped title; a second line (after "\n", e.g. the shape) in a smaller font, so narrow pages keep it."""
+    first, *rest = str(title).split("\n")
+    return escape(first) + "".join(f"<br><span style='font-size:{FONT_SIZE - 1}px'>{escape(r)}</span>" for r in rest)
+
+
+def layout(title: str, height: int, **extra) -> dict:
+    """The layout every figure starts from: title, fonts, height, margins, legend; extra keys override."""
+    lines = str(title).count("\n")
+    base = dict(
+        title=dict(text=title_html(title), font=dict(size=FONT_SIZE + 3), x=0.01, xanchor="left"),
+        font=dict(size=FONT_SIZE),
+        height=height + 22 * lines,
+        margin=dict(l=10, r=10, t=70 + 22 * lines, b=10),
+        hoverlabel=dict(font=dict(size=FONT_SIZE)),  # no magic underscores: VALIDATE off keeps keys as written
+        # A tiny template instead of plotly's default (~10 KB per figure, copied on every build, and
+        # replaced by Streamlit's theme in the app anyway).
+        template=LEAN_TEMPLATE,
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0, font=dict(size=FONT_SIZE)),
+    )
+    base.update(extra)
+    return base
+
+
+def axis_text(title: str) -> dict:
+    """Axis title and tick fonts set on the axis itself: Streamlit's theme sets smaller ones there."""
+    return dict(title=dict(text=escape(title), font=dict(size=FONT_SIZE + 1)), tickfont=dict(size=FONT_SIZE))
+
+
+def axis(title: str, labels: Sequence | None, *, reverse: bool = False, angle: int | None = None) -> dict:
+    """A heatmap or bar axis: categorical for text labels, no grid, optionally reversed (rows top to bottom)."""
+    settings = dict(axis_text(title), automargin=True, showgrid=False, zeroline=False)
+    if labels is not None and labels and isinstance(labels[0], str):
+        settings["type"] = "category"
+    if reverse:
+        settings["autorange"] = "reversed"
+    if angle is not None:
+        settings["tickangle"] = angle
+    return settings
+
+
+def add_uniform_line(fig: go.Figure, uniform_loss: float, *, dash: str, lang: str) -> None:
+    """A horizontal line at ln(V), the loss of a uniform guess, labelled."""
+    fig.add_hline(y=float(uniform_loss), line=dict(color="#444", dash=dash, width=2),
+                  annotation_text=escape(t("uniform_guess", lang).format(loss=float(uniform_loss))),
+                  annotation_position="top right", annotation_font_size=FONT_SIZE - 1,
+                  annotation_bgcolor="rgba(255,255,255,0.85)")
