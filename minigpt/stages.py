@@ -155,6 +155,13 @@ def inputs_of(name: str, names: list[str], norm: str) -> tuple[str, ...]:
     return wiring[key]
 
 
+def stage_label(name: str, lang: str = "en") -> str:
+    """A full stage name for a person: "Attention weights (softmax) · block 2"."""
+    block = block_of(name)
+    title = spec_of(name).title(lang)
+    return title if block is None else f"{title} · {t('ui.block', lang)} {block}"
+
+
 def block_of(name: str) -> int | None:
     match = _BLOCK_NAME.match(name)
     return int(match.group(1)) if match else None

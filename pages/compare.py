@@ -5,10 +5,12 @@ import dataclasses
 import streamlit as st
 
 from ui import page, workspace as wsp, controls, stage_view as sv
-from minigpt import figures, walkthrough
+from minigpt import walkthrough
 from minigpt.text import t
 from minigpt.model import Switches
-from minigpt.stages import spec_of, stage_names
+from minigpt.stages import spec_of, stage_label, stage_names
+from minigpt.views import heatmaps
+from minigpt.views.labels import token_labels
 
 ws = page.open_page("compare.title", "chapter.compare")
 lang = ws.lang
@@ -73,7 +75,7 @@ def run(side: Side):
     rows = wsp.corpus_rows(ws.corpus.text, side.vocab)
     walk = walkthrough.make_input(c, side.vocab, rows, side.model.config.context_length)
     trace = wsp.trace_of(side.model, side.key, walk.rows, side.switches)
-    labels = [figures.token_labels([side.vocab.text(i) for i in r]) for r in walk.token_ids]
+    labels = [token_labels([side.vocab.text(i) for i in r]) for r in walk.token_ids]
     return trace, labels
 
 
@@ -88,29 +90,23 @@ if not common_stages:
 cols = st.columns([3, 1, 1, 2])
 stage = controls.page_param("stage", "cmp_stage", tuple(common_stages), next(s for s in common_stages if s.endswith("attn.weights")))
 stage = cols[0].selectbox(t("ui.stage", lang), common_stages, key="cmp_stage",
-                          format_func=lambda s: spec_of(s).title(lang)
-                          + (f" · {t('ui.block', lang)} {s.split('.')[1]}" if s.startswith("blocks.") else ""))
-rows = min(len(labels_a), len(labels_b))
-row = controls.page_param("row", "p_row", range(rows), 0)
-if rows > 1:
-    row = cols[1].selectbox(t("ui.batch row", lang), range(rows), key="p_row")
+                          format_func=lambda s: stage_label(s, lang))
+row = controls.index_picker("row", min(len(labels_a), len(labels_b)), t("ui.batch row", lang), container=cols[1])
 head = 0
 if spec_of(stage).axes[1:2] == ("head",):
     heads = min(trace_a.config.num_heads, trace_b.config.num_heads)
-    head = controls.page_param("head", "p_head", range(heads), 0)
-    if heads > 1:
-        head = cols[2].selectbox(t("ui.head", lang), range(heads), key="p_head")
+    head = controls.index_picker("head", heads, t("ui.head", lang), container=cols[2])
 with cols[3]:
     sv.image_format(lang)
 
-cut_a = figures.stage_slice(trace_a, stage, labels=labels_a, batch=row, head=head, lang=lang, vocab=A.vocab)
-cut_b = figures.stage_slice(trace_b, stage, labels=labels_b, batch=row, head=head, lang=lang, vocab=B.vocab)
+cut_a = heatmaps.stage_slice(trace_a, stage, labels=labels_a, batch=row, head=head, lang=lang, vocab=A.vocab)
+cut_b = heatmaps.stage_slice(trace_b, stage, labels=labels_b, batch=row, head=head, lang=lang, vocab=B.vocab)
 titles = (option_label(a_name), option_label(b_name))
 if cut_a.values.shape == cut_b.values.shape and cut_a.col_labels == cut_b.col_labels and \
         cut_a.row_labels == cut_b.row_labels:
-    fig = figures.compare_heatmaps(cut_a.values, cut_b.values, labels_x=cut_a.col_labels, labels_y=cut_a.row_labels,
-                                   titles=titles, signed=cut_a.signed if cut_a.signed is not None else False,
-                                   lang=lang, x_title=cut_a.x_title, y_title=cut_a.y_title, title=cut_a.title)
+    fig = heatmaps.compare_heatmaps(cut_a.values, cut_b.values, labels_x=cut_a.col_labels, labels_y=cut_a.row_labels,
+                                    titles=titles, signed=cut_a.signed if cut_a.signed is not None else False,
+                                    lang=lang, x_title=cut_a.x_title, y_title=cut_a.y_title, title=cut_a.title)
     sv.plot(fig, sv.file_stem(stage, "compare", a_name, b_name), key="fig_compare")
     import numpy as np
 
@@ -122,7 +118,7 @@ else:
     for col, cut, name in ((left, cut_a, a_name), (right, cut_b, b_name)):
         with col:
             st.markdown(f"**{option_label(name)}**")
-            sv.plot(figures.heatmap(cut.values, x_labels=cut.col_labels, y_labels=cut.row_labels, title=cut.title,
-                                    x_title=cut.x_title, y_title=cut.y_title, signed=cut.signed, lang=lang),
+            sv.plot(heatmaps.heatmap(cut.values, x_labels=cut.col_labels, y_labels=cut.row_labels, title=cut.title,
+                                     x_title=cut.x_title, y_title=cut.y_title, signed=cut.signed, lang=lang),
                     sv.file_stem(stage, name), key=f"fig_{name}")
 sv.stage_info(trace_a, stage, lang)

@@ -3,9 +3,10 @@ the stage in the URL (`?stage=blocks.0.attn.weights`), one large figure with its
 import streamlit as st
 
 from ui import workspace as wsp, controls, stage_view as sv
-from minigpt import figures
+from minigpt.views import chips, output
+from minigpt.views.labels import visible_text
 from minigpt.text import t
-from minigpt.stages import spec_of, stage_names
+from minigpt.stages import spec_of, stage_label, stage_names
 
 def chapter_of(step: str) -> str:
     return {"tokens": "tokens", "topk": "output"}.get(step) or spec_of(step).chapter
@@ -14,8 +15,7 @@ def chapter_of(step: str) -> str:
 def step_title(step: str, lang: str) -> str:
     if step in ("tokens", "topk"):
         return t(f"step.{step}", lang)
-    title = spec_of(step).title(lang)
-    return title + (f" · {t('ui.block', lang)} {step.split('.')[1]}" if step.startswith("blocks.") else "")
+    return stage_label(step, lang)
 
 
 def move(steps: list[str], delta: int) -> None:
@@ -55,7 +55,7 @@ with pickers[3]:
 
 st.header(f"{i + 1}. {step_title(stage, lang)}")
 if stage == "tokens":
-    st.html(figures.token_chips_html(ws.texts(row), ws.walk.token_ids[row], ws.walk.known[row])
+    st.html(chips.token_chips_html(ws.texts(row), ws.walk.token_ids[row], ws.walk.known[row])
             .replace("font-size:1.05em", "font-size:1.6em"))
     st.write(t("step.tokens expl", lang))
     st.caption(f"{len(ws.texts(row))} tokens · {t('ui.token id', lang)} = cl100k_base")
@@ -66,11 +66,11 @@ elif stage == "topk":
     best = int(probs[last].argmax())
     left, right = st.columns([3, 2], gap="medium")
     with left:
-        label = figures.visible_text(ws.texts(row)[last])
-        sv.plot(figures.topk_bars(probs[last], ws.vocab, k=10, lang=lang, title=f"{t('ui.top_tokens_title', lang)} · “{label}” →"),
+        label = visible_text(ws.texts(row)[last])
+        sv.plot(output.topk_bars(probs[last], ws.vocab, k=10, lang=lang, title=f"{t('ui.top_tokens_title', lang)} · “{label}” →"),
                 sv.file_stem("probs", "topk", f"row{row}"), key="fig_step")
     with right:
-        st.write(t("step.topk expl", lang).format(tok=figures.visible_text(ws.vocab.row_text(best))))
+        st.write(t("step.topk expl", lang).format(tok=visible_text(ws.vocab.row_text(best))))
         st.code(f"predicted_index = torch.argmax(logits[{row}, {last}]).item()\nencoding.decode([predicted_index])"
                 f"  # → {ws.vocab.row_text(best)!r}", language="python")
 else:

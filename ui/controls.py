@@ -61,6 +61,15 @@ def page_param(name: str, key: str, allowed, default):
     return st.session_state[key]
 
 
+def index_picker(name: str, count: int, label: str, *, container=st, format_func=str) -> int:
+    """One of range(count), kept in the URL as `name` (session key p_<name>); no widget when there is one choice."""
+    key = f"p_{name}"
+    value = page_param(name, key, range(count), 0)
+    if count > 1:
+        value = container.selectbox(label, range(count), key=key, format_func=format_func)
+    return value
+
+
 def sync_url() -> None:
     """Write the current controls (and this page's parameters) to the URL, so the link reproduces the view."""
     query = walkthrough.to_query(controls())

@@ -10,10 +10,10 @@ from collections import OrderedDict
 
 import streamlit as st
 
-from minigpt import figures
 from minigpt.model import Switches
 from minigpt.stages import spec_of
 from minigpt.text import t
+from minigpt.views import export, heatmaps
 
 from . import controls
 from .workspace import text_key
@@ -30,34 +30,22 @@ def image_format(lang: str) -> str:
 
 def plot(fig, name: str, *, key: str | None = None) -> None:
     fmt = st.session_state.get("img_format", "png")
-    st.plotly_chart(fig, config=figures.plotly_config(name, image_format=fmt), key=key)
+    st.plotly_chart(fig, config=export.plotly_config(name, image_format=fmt), key=key)
 
 
 # -- selectors ------------------------------------------------------------------------------------------
 def batch_row(ws, lang: str, *, container=st) -> int:
     """The batch row shown (only a choice when the input is a corpus batch with several rows)."""
-    rows = ws.walk.batch_size
-    value = controls.page_param("row", "p_row", range(rows), 0)
-    if rows > 1:
-        value = container.selectbox(t("stage_view.row shown", lang), range(rows), key="p_row",
-                                    format_func=lambda r: f"{r}: " + "".join(ws.texts(r))[:60].replace("\n", " ") + "…")
-    return value
+    return controls.index_picker("row", ws.walk.batch_size, t("stage_view.row shown", lang), container=container,
+                                 format_func=lambda r: f"{r}: " + "".join(ws.texts(r))[:60].replace("\n", " ") + "…")
 
 
 def block_picker(ws, lang: str, *, container=st) -> int:
-    blocks = ws.config.num_blocks
-    value = controls.page_param("block", "p_block", range(blocks), 0)
-    if blocks > 1:
-        value = container.selectbox(t("ui.block", lang), range(blocks), key="p_block")
-    return value
+    return controls.index_picker("block", ws.config.num_blocks, t("ui.block", lang), container=container)
 
 
 def head_picker(ws, lang: str, *, container=st) -> int:
-    heads = ws.config.num_heads
-    value = controls.page_param("head", "p_head", range(heads), 0)
-    if heads > 1:
-        value = container.selectbox(t("ui.head", lang), range(heads), key="p_head")
-    return value
+    return controls.index_picker("head", ws.config.num_heads, t("ui.head", lang), container=container)
 
 
 SWITCH_KEYS = ("causal_mask", "scale", "position", "residual", "layer_norm")
@@ -84,14 +72,14 @@ def what_if(ws, lang: str, *, temperature: bool = True) -> Switches:
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _val_loss(model_key: str, corpus_key: str, switches: Switches, _model, _rows) -> float | None:
-    from minigpt.figures_extra import validation_loss
+    from minigpt.analysis import validation_loss
 
     return validation_loss(_model, _rows, switches)
 
 
 def loss_comparison(ws, switches: Switches, lang: str) -> None:
     """Loss with and without the switches: validation batches for a trained/loaded model, else this batch."""
-    from minigpt.figures_extra import batch_loss
+    from minigpt.analysis import batch_loss
     import math
 
     cols = st.columns(3)
@@ -127,8 +115,8 @@ def stage_figure(ws, trace, name: str, *, row: int, head: int = 0, lang: str, an
     the figure before it serialises it, so sharing is safe). A plain LRU dict, not st.cache_resource: hashing
     the key's dataclasses cost ~1 ms a lookup there, 10 ms on the Attention page."""
     def build():
-        return figures.stage_heatmap(trace, name, labels=ws.labels(row), batch=row, head=head, lang=lang,
-                                     vocab=ws.vocab, annotate=annotate)
+        return heatmaps.stage_heatmap(trace, name, labels=ws.labels(row), batch=row, head=head, lang=lang,
+                                      vocab=ws.vocab, annotate=annotate)
 
     if trace.cache_key is None:
         return build()
@@ -156,10 +144,10 @@ def downloads(ws, trace, name: str, *, row: int, head: int, lang: str, key: str)
     stem = file_stem(name, f"row{row}", f"head{head}") if spec_of(name).axes[1:2] == ("head",) else \
         file_stem(name, f"row{row}")
     box.download_button(t("ui.download CSV", lang), key=f"csv_{key}", file_name=stem + ".csv", mime="text/csv",
-                        data=lambda: figures.stage_csv(trace, name, labels=labels, batch=row, head=head, vocab=ws.vocab),
+                        data=lambda: export.stage_csv(trace, name, labels=labels, batch=row, head=head, vocab=ws.vocab),
                         on_click="ignore", help=t("stage_view.csv help", lang), icon="📄")
     box.download_button(t("ui.download NPY", lang), key=f"npy_{key}", file_name=file_stem(name) + ".npy",
-                        mime="application/octet-stream", data=lambda: figures.to_npy(trace[name]),
+                        mime="application/octet-stream", data=lambda: export.to_npy(trace[name]),
                         on_click="ignore", help=t("stage_view.npy help", lang), icon="🧮")
 
 
