@@ -22,7 +22,7 @@ import torch
 
 import common  # noqa: F401
 from common import add_common_args, corpus_text, median, set_threads, table, time_windows, write_json
-from minigpt import figures
+from minigpt.views import heatmaps
 from minigpt.config import ModelConfig, TrainConfig
 from minigpt.tokenizer import Vocabulary
 from minigpt.trainer import Trainer, prepare
@@ -72,8 +72,8 @@ def point(text, context, d_model, args, peak):
 
     def page():
         trace = model.run_with_trace(row)
-        figures.stage_heatmap(trace, "blocks.0.attn.weights", labels=labels)
-        figures.head_grid(trace, 0, labels=labels)
+        heatmaps.stage_heatmap(trace, "blocks.0.attn.weights", labels=labels)
+        heatmaps.head_grid(trace, 0, labels=labels)
 
     page()
     page_times = []

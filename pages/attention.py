@@ -3,7 +3,7 @@ all heads at once and a lines view. What-if switches and the softmax temperature
 import streamlit as st
 
 from ui import page, stage_view as sv
-from minigpt import figures
+from minigpt.views import attention, heatmaps
 from minigpt.text import t
 from minigpt.stages import CATALOGUE
 
@@ -42,7 +42,7 @@ for stage in ("attn.mixed", "attn.concat", "attn.out"):
 st.header(t("attention.grid", lang).format(b=block))
 grid_stage = st.radio(t("attention.grid stage", lang), ("attn.weights", "attn.masked", "attn.scores"), key="grid_stage",
                       horizontal=True, format_func=lambda s: CATALOGUE[s].title(lang))
-sv.plot(figures.head_grid(trace, block, labels=ws.labels(row), batch=row, stage=grid_stage, lang=lang),
+sv.plot(heatmaps.head_grid(trace, block, labels=ws.labels(row), batch=row, stage=grid_stage, lang=lang),
         sv.file_stem(p + grid_stage, "all-heads", f"row{row}"), key="fig_grid")
 
 st.header(t("attention.lines", lang).format(h=head))
@@ -51,7 +51,7 @@ focus = st.selectbox(t("ui.focus query", lang), [None] + list(range(len(labels))
                      format_func=lambda i: t("attention.all queries", lang) if i is None else labels[i])
 st.caption(t("attention.lines note", lang))
 weights = trace[p + "attn.weights"][row, head]
-sv.plot(figures.attention_lines(weights, labels, lang=lang, focus=focus,
-                                title=f"{t('ui.attention_lines_title', lang)} · {t('ui.block', lang)} {block} · "
-                                      f"{t('ui.head', lang)} {head}"),
+sv.plot(attention.attention_lines(weights, labels, lang=lang, focus=focus,
+                                  title=f"{t('ui.attention_lines_title', lang)} · {t('ui.block', lang)} {block} · "
+                                        f"{t('ui.head', lang)} {head}"),
         sv.file_stem(p + "attn.lines", f"head{head}", f"row{row}"), key="fig_lines")

@@ -3,7 +3,8 @@ per-position mean and std that LayerNorm fixes, and how much of the FFN's hidden
 import streamlit as st
 
 from ui import page, stage_view as sv
-from minigpt import figures
+from minigpt.analysis import zero_fraction
+from minigpt.views import heatmaps, tables
 from minigpt.text import t
 from minigpt.stages import inputs_of, spec_of, stage_names
 
@@ -37,7 +38,7 @@ def source(stage: str) -> str:
 def show_residual(stage):
     before, after = source(stage), p + stage
     st.caption(t("block.resid before", lang).format(src=title_of(before)))
-    fig = figures.compare_heatmaps(
+    fig = heatmaps.compare_heatmaps(
         trace[before][row], trace[after][row], labels_x=list(range(ws.config.d_model)), labels_y=labels,
         titles=(t("block.before", lang).format(name=title_of(before)), t("block.after", lang).format(name=title_of(after))),
         signed=True, lang=lang, x_title=t("ui.d_model", lang), y_title=t("ui.position", lang),
@@ -50,7 +51,7 @@ def show_norm(stage):
     if not switches.layer_norm:
         st.caption(t("block.ln off", lang))
     st.caption(t("block.ln before", lang))
-    table = figures.layernorm_stats(trace[before][row], trace[after][row], labels, lang=lang)
+    table = tables.layernorm_table(trace[before][row], trace[after][row], labels, lang=lang)
     # column_config, not a pandas Styler: the same display without the Styler's slow round trip.
     st.dataframe(table, hide_index=True, key=f"ln_{stage}", height=min(38 + 35 * len(table), 420),
                  column_config={c: st.column_config.NumberColumn(format="%.3f") for c in table.columns[1:]})
@@ -59,8 +60,8 @@ def show_norm(stage):
 def show_relu():
     hidden = trace[p + "ffn.hidden"][row]
     relu = trace[p + "ffn.relu"][row]
-    st.metric(t("ui.zero fraction", lang), f"{figures.zero_fraction(relu):.1%}")
-    st.caption(t("block.zeros", lang).format(pct=figures.zero_fraction(relu), before=figures.zero_fraction(hidden)))
+    st.metric(t("ui.zero fraction", lang), f"{zero_fraction(relu):.1%}")
+    st.caption(t("block.zeros", lang).format(pct=zero_fraction(relu), before=zero_fraction(hidden)))
 
 
 for stage in order:

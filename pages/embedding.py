@@ -2,7 +2,7 @@
 import streamlit as st
 
 from ui import page, stage_view as sv
-from minigpt import figures
+from minigpt.views import embedding
 from minigpt.text import t
 
 ws = page.open_page("embedding.title", "chapter.embedding")
@@ -23,9 +23,9 @@ dims = st.multiselect(t("ui.dimensions to plot", lang), list(range(d_model)), de
                       max_selections=8)
 st.caption(t("embedding.curves", lang))
 if dims:
-    sv.plot(figures.positional_curves(table, sorted(dims), lang=lang), "minigpt_positional_curves", key="fig_curves")
+    sv.plot(embedding.positional_curves(table, sorted(dims), lang=lang), "minigpt_positional_curves", key="fig_curves")
 st.caption(t("embedding.similarity", lang))
-sv.plot(figures.position_similarity(table, lang=lang), "minigpt_position_similarity", key="fig_similarity")
+sv.plot(embedding.position_similarity(table, lang=lang), "minigpt_position_similarity", key="fig_similarity")
 
 st.header(t("embedding.sum", lang))
 sv.show_stage(ws, trace, "embed.sum", row=row, lang=lang)

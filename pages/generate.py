@@ -3,10 +3,12 @@ generated position the candidates it was chosen from (model probability vs sampl
 import streamlit as st
 
 from ui import workspace as wsp
-from minigpt import train_figures as tf
+from minigpt.analysis import default_prompt
 from minigpt.text import message, t
-from minigpt.figures import plotly_config
 from minigpt.sampling import InputError, generate
+from minigpt.views import chips, output
+from minigpt.views.export import plotly_config
+from minigpt.views.labels import position_label
 
 ws = wsp.workspace()
 lang = ws.lang
@@ -26,7 +28,7 @@ wsp.show_notices(ws)
 st.caption(t("train.gen_model", lang).format(label=ws.model_label))
 
 if "gen_prompt" not in st.session_state:
-    st.session_state["gen_prompt"] = tf.default_prompt(ws.corpus.text)
+    st.session_state["gen_prompt"] = default_prompt(ws.corpus.text)
 st.text_area(t("train.gen_prompt", lang), key="gen_prompt", height=80, max_chars=2000)
 cols = st.columns(5)
 temperature = cols[0].slider(t("train.temperature", lang), 0.0, 2.0, 1.0, 0.05, key="gen_temperature")
@@ -55,11 +57,11 @@ positions = list(range(len(steps)))
 if st.session_state.get("gen_position", 0) not in positions:
     st.session_state["gen_position"] = 0
 selected = st.session_state.get("gen_position", 0)
-st.markdown(tf.probability_legend_html(lang), unsafe_allow_html=True)
+st.markdown(chips.probability_legend_html(lang), unsafe_allow_html=True)
 with st.container(border=True):
-    st.markdown(tf.generation_html(prompt, steps, selected=selected, lang=lang), unsafe_allow_html=True)
+    st.markdown(chips.generation_html(prompt, steps, selected=selected, lang=lang), unsafe_allow_html=True)
 
 position = st.selectbox(t("train.pick_position", lang), positions, key="gen_position",
-                        format_func=lambda i: tf.position_label(steps[i], i))
-st.plotly_chart(tf.candidates_figure(steps[position], position, lang=lang), key="gen_candidates",
+                        format_func=lambda i: position_label(steps[i], i))
+st.plotly_chart(output.candidates_figure(steps[position], position, lang=lang), key="gen_candidates",
                 config=plotly_config("minigpt-candidates"))

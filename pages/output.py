@@ -5,7 +5,8 @@ import math
 import streamlit as st
 
 from ui import page, workspace as wsp, controls, stage_view as sv
-from minigpt import figures
+from minigpt.views import output, tables
+from minigpt.views.labels import visible_text
 from minigpt.text import t
 from minigpt.model import token_losses
 
@@ -33,21 +34,21 @@ pos = controls.page_param("pos", "out_pos", range(T), T - 1)
 pos = a.selectbox(t("output.position", lang), range(T), key="out_pos", format_func=lambda i: labels[i])
 k = b.slider(t("output.k", lang), 3, 20, 10, key="out_k")
 probs = trace["probs"][row]
-sv.plot(figures.topk_bars(probs[pos], ws.vocab, k=k, lang=lang,
-                          title=t("output.bars title", lang).format(label=figures.visible_text(texts[pos]), k=k)),
+sv.plot(output.topk_bars(probs[pos], ws.vocab, k=k, lang=lang,
+                         title=t("output.bars title", lang).format(label=visible_text(texts[pos]), k=k)),
         sv.file_stem("probs", "topk", f"row{row}", f"pos{pos}"), key="fig_topk")
 
 st.subheader(t("output.argmax", lang))
 best_row = int(probs[pos].argmax())
 st.code(t("output.argmax code", lang).format(row=row, pos=pos), language="python")
-st.success(t("output.argmax result", lang).format(pos=pos, label=figures.visible_text(texts[pos]),
-                                            tok=figures.visible_text(ws.vocab.row_text(best_row)),
+st.success(t("output.argmax result", lang).format(pos=pos, label=visible_text(texts[pos]),
+                                            tok=visible_text(ws.vocab.row_text(best_row)),
                                             id=ws.vocab.token_id(best_row), p=float(probs[pos, best_row])))
 st.caption(t("output.argmax all", lang))
 st.code("".join(ws.vocab.row_text(int(r)) for r in probs.argmax(dim=-1)) or " ", language=None)
 
 st.subheader(t("output.table", lang).format(k=5))
-st.dataframe(figures.topk_table(probs, ws.vocab, labels, k=5, lang=lang), hide_index=True, key="topk_table",
+st.dataframe(tables.topk_table(probs, ws.vocab, labels, k=5, lang=lang), hide_index=True, key="topk_table",
              height=min(38 + 35 * T, 600),
              column_config={t("ui.probability", lang): st.column_config.NumberColumn(format="percent")})
 
@@ -56,26 +57,26 @@ if ws.walk.targets is not None:
     losses = token_losses(trace["logits"], ws.walk.targets)[row]
     target_texts = [ws.vocab.text(i) for i in ws.walk.target_ids[row]]
     uniform = math.log(V)
-    sv.plot(figures.token_loss_bar(losses, labels, target_texts, uniform, lang=lang),
+    sv.plot(output.token_loss_bar(losses, labels, target_texts, uniform, lang=lang),
             sv.file_stem("loss", f"row{row}"), key="fig_loss")
     st.caption(t("output.loss note", lang).format(row=row, loss=float(losses.mean()), V=V, u=uniform))
 else:
     st.info(t("output.no loss", lang))
 
 
-# -- Trained vs untrained (added by the Train page's helper; builders in minigpt/train_figures.py) ------------------
+# -- Trained vs untrained (added by the Train page's helper; builders in minigpt/views) ------------------------------
 if ws.controls.model == "trained" and wsp.TRAINED in st.session_state:
-    from minigpt import train_figures as trf
+    from minigpt.analysis import target_probs
     from minigpt.model import Switches
 
     st.header(t("train.diff_title", lang))
     # Same config and seed: exactly the weights training started from (the Trainer builds the model the same way).
     untrained_trace = ws.untrained_trace()
     before, after = untrained_trace["probs"][row], probs
-    st.dataframe(trf.prediction_diff(before, after, ws.vocab, ws.vocab, labels, lang=lang), hide_index=True,
+    st.dataframe(tables.prediction_diff(before, after, ws.vocab, ws.vocab, labels, lang=lang), hide_index=True,
                  key="trained_diff", height=min(38 + 35 * T, 600))
     targets = ws.walk.targets[row] if ws.walk.targets is not None else ws.walk.rows[row][1:]
     n = len(targets)  # own text: the true next token is known for every position but the last
-    sv.plot(trf.true_token_probs(trf.target_probs(before[:n], targets), trf.target_probs(after[:n], targets),
-                                 texts[:n], lang=lang), sv.file_stem("trained-vs-untrained", f"row{row}"),
+    sv.plot(output.true_token_probs(target_probs(before[:n], targets), target_probs(after[:n], targets),
+                                    texts[:n], lang=lang), sv.file_stem("trained-vs-untrained", f"row{row}"),
             key="fig_trained_diff")

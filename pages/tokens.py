@@ -2,9 +2,10 @@
 import streamlit as st
 
 from ui import page, stage_view as sv
-from minigpt import figures
+from minigpt.views import chips
 from minigpt.text import t
-from minigpt.figures_extra import corpus_stats, shift_table
+from minigpt.analysis import corpus_stats
+from minigpt.views.tables import shift_table
 
 ws = page.open_page("tokens.title", "chapter.tokens")
 lang = ws.lang
@@ -18,7 +19,7 @@ st.progress(0.9, text=t("tokens.split", lang))
 
 row = sv.batch_row(ws, lang)
 st.subheader(t("tokens.chips", lang))
-st.html(figures.token_chips_html(ws.texts(row), ws.walk.token_ids[row], ws.walk.known[row]))
+st.html(chips.token_chips_html(ws.texts(row), ws.walk.token_ids[row], ws.walk.known[row]))
 if ws.vocab.mode == "char":
     st.caption(t("tokens.chips_char", lang))
 if not all(ws.walk.known[row]):
@@ -37,7 +38,7 @@ if ws.walk.targets is not None and ws.walk.batch_size > 1:
     st.subheader(t("tokens.batch", lang))
     import pandas as pd
 
-    from minigpt.figures import visible_text
+    from minigpt.views.labels import visible_text
 
     def decoded(ids):
         return "".join(visible_text(ws.vocab.text(i)) for i in ids)

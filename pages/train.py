@@ -11,11 +11,13 @@ import streamlit as st
 
 from ui import controls, workspace as wsp
 from minigpt import checkpoint, devices, jobs, presets
-from minigpt import train_figures as tf
+from minigpt.analysis import default_prompt, estimated_seconds
 from minigpt.config import ConfigError, TrainConfig, parameter_count
 from minigpt.corpus import CorpusError
 from minigpt.text import message, t
 from minigpt.sampling import InputError
+from minigpt.views import export, training
+from minigpt.views.labels import duration
 
 CUSTOM = "custom"
 KNOBS = ("steps", "learning_rate", "batch_size", "eval_interval", "warmup_steps", "lr_schedule", "device")
@@ -110,8 +112,8 @@ def summary_ui(model_config, train_config, vocab) -> None:
     cols = st.columns(4)
     cols[0].metric(t("train.parameters", lang), f"{parameter_count(model_config, vocab.size):,}")
     cols[1].metric(t("train.tokens_per_step", lang), f"{train_config.batch_size * model_config.context_length:,}")
-    cols[2].metric(t("train.expected_time", lang), "≈ " + tf.duration(tf.estimated_seconds(model_config, train_config,
-                                                                                        vocab.size)),
+    cols[2].metric(t("train.expected_time", lang), "≈ " + duration(estimated_seconds(model_config, train_config,
+                                                                                  vocab.size)),
                    help=t("train.expected_help", lang))
     cols[3].metric("d_model × heads × blocks",
                    f"{model_config.d_model} × {model_config.num_heads} × {model_config.num_blocks}")
@@ -124,7 +126,7 @@ def start(model_config, train_config, vocab) -> None:
     text = ws.corpus.text
     rows = wsp.corpus_rows(text, vocab)
     attention_text = ws.controls.text if ws.controls.source == "text" and ws.controls.text.strip() else None
-    options = dict(sample_every=max(10, train_config.steps // 10), sample_prompt=tf.default_prompt(text),
+    options = dict(sample_every=max(10, train_config.steps // 10), sample_prompt=default_prompt(text),
                    attention_every=max(1, train_config.steps // 40))
     try:
         try:
@@ -174,8 +176,8 @@ def progress_ui(j, p) -> None:
     latest = p.latest_eval
     cols = st.columns(5)
     cols[0].metric(t("train.tokens_per_s", lang), f"{p.tokens_per_s:,.0f}")
-    cols[1].metric(t("train.elapsed", lang), tf.duration(p.elapsed_s))
-    cols[2].metric(t("train.time_left", lang), tf.duration(p.eta_s) if p.active else "–")
+    cols[1].metric(t("train.elapsed", lang), duration(p.elapsed_s))
+    cols[2].metric(t("train.time_left", lang), duration(p.eta_s) if p.active else "–")
     cols[3].metric(t("ui.train loss", lang), f"{latest.train_loss:.3f}" if latest else "–")
     cols[4].metric(t("train.val_loss", lang), f"{latest.val_loss:.3f}" if latest else "–",
                    delta=f"{latest.val_loss - p.evals[0].val_loss:+.3f}" if latest and len(p.evals) > 1 else None,
@@ -188,9 +190,9 @@ def loss_ui(j, p) -> None:
     by_tokens = st.radio(t("train.loss_axis", lang), ("step", "tokens"), key="train_x_axis", horizontal=True,
                          format_func=lambda s: t("train.x_" + s, lang)) == "tokens"
     per_step = j.train_config.batch_size * j.model_config.context_length
-    fig = tf.loss_figure(p.loss_steps, p.losses, p.evals, tokens_per_step=per_step if by_tokens else None,
-                         uniform_loss=math.log(j.vocab.size), lang=lang)
-    st.plotly_chart(fig, key="train_loss_chart", config=tf.figures.plotly_config("minigpt-loss"))
+    fig = training.loss_curves(p.loss_steps, p.losses, p.evals, tokens_per_step=per_step if by_tokens else None,
+                               uniform_loss=math.log(j.vocab.size), lang=lang)
+    st.plotly_chart(fig, key="train_loss_chart", config=export.plotly_config("minigpt-loss"))
 
 
 def sample_ui(j, p) -> None:
@@ -224,9 +226,9 @@ def attention_ui(j, p) -> None:
         with cols[2]:
             picked = st.select_slider(t("train.snapshot", lang), steps, key="train_att_step")
         chosen = p.attention[steps.index(picked)]
-    fig = tf.attention_snapshot(chosen, p.attention_tokens, block=block, head=head, lang=lang)
+    fig = training.attention_snapshot(chosen, p.attention_tokens, block=block, head=head, lang=lang)
     left, _ = st.columns([3, 2]) if len(p.attention_tokens) <= 24 else (st.container(), None)  # colour bar nearby
-    left.plotly_chart(fig, key="train_att_chart", config=tf.figures.plotly_config("minigpt-attention"))
+    left.plotly_chart(fig, key="train_att_chart", config=export.plotly_config("minigpt-attention"))
 
 
 def live(job_id: int, was_active: bool) -> None:

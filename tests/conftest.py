@@ -6,7 +6,6 @@ import torch
 
 from minigpt import MiniGPT, ModelConfig, Vocabulary, corpus, presets, tokenize
 from minigpt.sampling import generate
-from minigpt import figures  # until the last figures.py importers move to minigpt.views
 from minigpt.views import style
 from tests.views_support import TEXT
 
@@ -17,7 +16,6 @@ torch.set_num_threads(1)
 # The app builds figures without plotly's property checks (minigpt/views/style.py, VALIDATE). Every figure a test
 # builds, in the core tests and in the AppTest page runs alike, is checked: an invalid property raises here.
 style.VALIDATE = True
-figures.VALIDATE = True
 
 
 @pytest.fixture(scope="session")

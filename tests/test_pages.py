@@ -12,7 +12,8 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from minigpt import corpus, figures, walkthrough
+from minigpt import corpus, walkthrough
+from minigpt.views.labels import token_labels, visible_text, vocab_label
 from minigpt.model import MiniGPT
 from minigpt.tokenizer import Vocabulary
 
@@ -85,7 +86,7 @@ def vocab() -> Vocabulary:
 
 
 def expected_labels(vocab, ids) -> list[str]:
-    return figures.token_labels([vocab.text(i) for i in ids])
+    return token_labels([vocab.text(i) for i in ids])
 
 
 # -- every page with the defaults ----------------------------------------------------------------------
@@ -187,9 +188,9 @@ def test_output_topk_matches_the_model(vocab):
     top = torch.topk(probs, 10)
     bars = chart(at, "most likely next tokens")["data"][0]
     assert np.allclose(decode(bars["x"]), top.values.numpy(), atol=1e-6)
-    assert unescape(bars["y"]) == [figures.vocab_label(vocab, r) for r in top.indices.tolist()]
+    assert unescape(bars["y"]) == [vocab_label(vocab, r) for r in top.indices.tolist()]
     best = vocab.row_text(int(top.indices[0]))
-    assert any(figures.visible_text(best) in s.value for s in at.success)
+    assert any(visible_text(best) in s.value for s in at.success)
 
 
 def test_output_per_token_loss_for_a_corpus_batch():
