@@ -113,7 +113,7 @@ def summary_ui(model_config, train_config, vocab) -> None:
     cols[0].metric(t("train.parameters", lang), f"{parameter_count(model_config, vocab.size):,}")
     cols[1].metric(t("train.tokens_per_step", lang), f"{train_config.batch_size * model_config.context_length:,}")
     cols[2].metric(t("train.expected_time", lang), "≈ " + duration(estimated_seconds(model_config, train_config,
-                                                                                  vocab.size)),
+                                                                                     vocab.size)),
                    help=t("train.expected_help", lang))
     cols[3].metric("d_model × heads × blocks",
                    f"{model_config.d_model} × {model_config.num_heads} × {model_config.num_blocks}")

@@ -137,7 +137,7 @@ def test_logits_never_send_the_full_vocabulary(builtin_text):
 def test_token_text_that_looks_like_html_is_escaped_for_plotly(traced, compact_vocab, batch_rows):
     labels = token_labels(["<b>", "&nbsp;", "x"])
     fig = heatmaps.heatmap(np.eye(3), x_labels=labels, y_labels=labels, title="<i>t</i>", x_title="key",
-                          y_title="query")
+                           y_title="query")
     assert list(fig.data[0].y) == ["0 &lt;b&gt;", "1 &amp;nbsp;", "2 x"]
     assert fig.layout.title.text == "&lt;i&gt;t&lt;/i&gt;"
 
@@ -151,10 +151,10 @@ def test_heatmap_handles_minus_infinity_and_checks_shapes():
     assert masked.z[0][1] == 1 and np.isnan(masked.z[0][0])
     assert main.zmid == 0 and "%{z" in main.hovertemplate and "%{x}" in main.hovertemplate
     positive = heatmaps.heatmap(np.ones((2, 3)), x_labels=[0, 1, 2], y_labels=["a", "b"], title="", x_title="",
-                               y_title="", height=500)
+                                y_title="", height=500)
     assert positive.data[0].zmin == 0 and len(positive.data) == 1 and positive.layout.height == 500
     as_arrays = heatmaps.heatmap(np.ones((2, 3)), x_labels=np.arange(3), y_labels=np.array(["a", "b"]), title="",
-                                x_title="", y_title="")
+                                 x_title="", y_title="")
     assert list(as_arrays.data[0].y) == ["a", "b"]
     with pytest.raises(ValueError, match="labels"):
         heatmaps.heatmap(np.ones((2, 3)), x_labels=[0, 1], y_labels=["a", "b"], title="", x_title="", y_title="")
@@ -164,13 +164,13 @@ def test_heatmap_handles_minus_infinity_and_checks_shapes():
 
 def test_small_matrices_show_their_numbers_in_the_cells():
     small = heatmaps.heatmap(np.arange(9.0).reshape(3, 3), x_labels=["a", "b", "c"], y_labels=["a", "b", "c"],
-                            title="", x_title="", y_title="")
+                             title="", x_title="", y_title="")
     assert small.data[0].texttemplate == "%{z:.2f}"
     big = heatmaps.heatmap(np.zeros((16, 16)), x_labels=list(range(16)), y_labels=[str(i) for i in range(16)],
-                          title="", x_title="", y_title="")
+                           title="", x_title="", y_title="")
     assert big.data[0].texttemplate is None
     forced = heatmaps.heatmap(np.zeros((16, 16)), x_labels=list(range(16)), y_labels=[str(i) for i in range(16)],
-                             title="", x_title="", y_title="", annotate=True)
+                              title="", x_title="", y_title="", annotate=True)
     assert forced.data[0].texttemplate == "%{z:.2f}"
 
 

@@ -28,7 +28,7 @@ def test_topk_bars_show_torch_topk(traced, compact_vocab):
 def test_token_loss_bar_has_the_uniform_reference(compact_vocab):
     losses = torch.tensor([1.0, 2.5, 7.0])
     fig = output.token_loss_bar(losses, ["0 a", "1 b", "2 c"], [" b", "\n", "<d>"],
-                                 uniform_loss=math.log(compact_vocab.size))
+                                uniform_loss=math.log(compact_vocab.size))
     np.testing.assert_array_equal(np.asarray(fig.data[0].y), losses.numpy())
     assert list(fig.data[0].customdata) == ["␣b", "↵", "&lt;d&gt;"]
     assert fig.layout.shapes[0].y0 == pytest.approx(math.log(compact_vocab.size))

@@ -42,20 +42,22 @@ def attention_lines(
         data.append(go.Scatter(_validate=style.VALIDATE, x=xs, y=yv, mode="lines", line=dict(color="#1f5fbf", width=3),
                                opacity=min(1.0, level / 20), hoverinfo="skip", showlegend=False))
     text = [f"{names[i]} → {names[j]}: {weight:.4f}" for i, j, weight in zip(query.tolist(), key.tolist(), kept.tolist())]
-    data.append(go.Scatter(_validate=style.VALIDATE, x=np.full(len(text), 0.5, dtype=np.float32), y=(ys[query] + ys[key]) / 2,
-                           mode="markers", marker=dict(size=8, opacity=0), text=text,
+    data.append(go.Scatter(_validate=style.VALIDATE, x=np.full(len(text), 0.5, dtype=np.float32),
+                           y=(ys[query] + ys[key]) / 2, mode="markers", marker=dict(size=8, opacity=0), text=text,
                            hovertemplate="%{text}<extra></extra>", showlegend=False))
     for side, x, pos in ((t("query", lang), 0.0, "middle left"), (t("key", lang), 1.0, "middle right")):
         shown = names if focus is None or x else [f"<b>{n}</b>" if i == focus else n for i, n in enumerate(names)]
-        data.append(go.Scatter(_validate=style.VALIDATE, x=[x] * T, y=ys, mode="markers+text", text=shown, textposition=pos,
-                               textfont=dict(size=style.FONT_SIZE), marker=dict(size=9, color="#1f5fbf"),
+        data.append(go.Scatter(_validate=style.VALIDATE, x=[x] * T, y=ys, mode="markers+text", text=shown,
+                               textposition=pos, textfont=dict(size=style.FONT_SIZE),
+                               marker=dict(size=9, color="#1f5fbf"),
                                hovertemplate="%{text}<extra>" + escape(side) + "</extra>", showlegend=False))
     hidden = dict(visible=False, fixedrange=True)
     layout = style.layout(title, max(320, 110 + 26 * T), xaxis=dict(range=[-0.75, 1.75], **hidden),
-                     yaxis=dict(range=[-T + 0.4, 0.9], **hidden), hovermode="closest")
+                          yaxis=dict(range=[-T + 0.4, 0.9], **hidden), hovermode="closest")
+    side_font = dict(size=style.FONT_SIZE + 1)
     layout["annotations"] = [
-        dict(x=0, y=0.8, text=escape(t("query", lang)), showarrow=False, xanchor="right", font=dict(size=style.FONT_SIZE + 1)),
-        dict(x=1, y=0.8, text=escape(t("key", lang)), showarrow=False, xanchor="left", font=dict(size=style.FONT_SIZE + 1)),
+        dict(x=0, y=0.8, text=escape(t("query", lang)), showarrow=False, xanchor="right", font=side_font),
+        dict(x=1, y=0.8, text=escape(t("key", lang)), showarrow=False, xanchor="left", font=side_font),
     ]
     return go.Figure(_validate=style.VALIDATE, data=data, layout=layout)
 

@@ -84,8 +84,8 @@ def heatmap(
     if annotate is None:
         annotate = z.shape[0] <= 12 and z.shape[1] <= 12
     cell_text = dict(texttemplate="%{z:.2f}", textfont=dict(size=style.FONT_SIZE - 1)) if annotate else {}
-    data = [go.Heatmap(_validate=style.VALIDATE, z=z, x=x, y=y, hovertemplate=_hover(x_title, y_title), colorbar=style.COLORBAR,
-                       **cell_text, **scale)]
+    data = [go.Heatmap(_validate=style.VALIDATE, z=z, x=x, y=y, hovertemplate=_hover(x_title, y_title),
+                       colorbar=style.COLORBAR, **cell_text, **scale)]
     if mask.any():
         data.append(_masked_trace(mask, x, y, lang=lang, showlegend=True))
     rows, cols = z.shape
@@ -108,11 +108,13 @@ def _mask_figure(mask, labels: list[str], title: str, lang: str) -> go.Figure:
     words = np.where(z > 0.5, t("masked_hover", lang), t("visible", lang))
     trace = go.Heatmap(_validate=style.VALIDATE,
         z=z, x=x, y=y, zmin=0, zmax=1, customdata=words,
-        colorscale=[[0, style.MASK_VISIBLE], [0.5, style.MASK_VISIBLE], [0.5, style.MASKED_GREY], [1, style.MASKED_GREY]],
+        colorscale=[[0, style.MASK_VISIBLE], [0.5, style.MASK_VISIBLE], [0.5, style.MASKED_GREY],
+                    [1, style.MASKED_GREY]],
         colorbar=dict(tickvals=[0.25, 0.75], ticktext=[escape(t("visible", lang)), escape(t("masked", lang))],
                       thickness=16, len=0.5, tickfont=dict(size=style.FONT_SIZE)),
         xgap=1, ygap=1,
-        hovertemplate=f"{escape(t('query', lang))}: %{{y}}<br>{escape(t('key', lang))}: %{{x}}<br>%{{customdata}}<extra></extra>",
+        hovertemplate=f"{escape(t('query', lang))}: %{{y}}<br>{escape(t('key', lang))}: %{{x}}<br>"
+                      "%{customdata}<extra></extra>",
     )
     xaxis, yaxis = style.axis(t("key", lang), x, angle=-60), style.axis(t("query", lang), y, reverse=True)
     style.make_square(xaxis, yaxis)
@@ -209,18 +211,8 @@ def stage_slice(
     return StageSlice(name, values, labels, list(range(values.shape[-1])), t(axes[-1], lang), y_title, title, signed)
 
 
-def stage_heatmap(
-    trace,
-    name: str,
-    *,
-    labels,
-    batch: int = 0,
-    head: int = 0,
-    lang: str = "en",
-    max_columns: int = 64,
-    vocab=None,
-    annotate: bool | None = None,
-) -> go.Figure:
+def stage_heatmap(trace, name: str, *, labels, batch: int = 0, head: int = 0, lang: str = "en", max_columns: int = 64,
+                  vocab=None, annotate: bool | None = None) -> go.Figure:
     """The 2-D slice of any stage of a trace, titled with its stage, block, head and shape.
 
     labels: token labels of the batch row shown (or one list per batch row). logits/probs need vocab:
@@ -232,7 +224,6 @@ def stage_heatmap(
         return _mask_figure(cut.values, cut.row_labels, cut.title, lang)
     return heatmap(cut.values, x_labels=cut.col_labels, y_labels=cut.row_labels, title=cut.title,
                    x_title=cut.x_title, y_title=cut.y_title, signed=cut.signed, lang=lang, annotate=annotate)
-
 
 
 def _grid(count: int, cols: int, titles: Sequence[str], *, x_axis: dict, y_axis: dict, gap_x: float = 0.02,
@@ -261,7 +252,8 @@ def _grid(count: int, cols: int, titles: Sequence[str], *, x_axis: dict, y_axis:
         layout[f"yaxis{suffix}"] = y
         refs.append((f"x{suffix}", f"y{suffix}"))
         annotations.append(dict(text=escape(titles[k]), x=left + width / 2, y=top, xref="paper", yref="paper",
-                                xanchor="center", yanchor="bottom", showarrow=False, font=dict(size=style.FONT_SIZE + 1)))
+                                xanchor="center", yanchor="bottom", showarrow=False,
+                                font=dict(size=style.FONT_SIZE + 1)))
     return layout, annotations, refs
 
 

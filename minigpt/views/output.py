@@ -2,6 +2,7 @@
 candidates, and the trained model's probability for the true next token beside the untrained one's."""
 from __future__ import annotations
 
+import html
 from typing import Sequence
 
 import numpy as np
@@ -78,10 +79,13 @@ def candidate_bars(candidates: Sequence, *, chosen_id: int | None = None, title:
     model_p = np.array([c.prob for c in candidates], dtype=np.float32)
     sample_p = np.array([c.sample_prob for c in candidates], dtype=np.float32)
     data = [
-        go.Bar(_validate=style.VALIDATE, x=model_p, y=names, orientation="h", name=escape(t("model probability", lang)),
+        go.Bar(_validate=style.VALIDATE, x=model_p, y=names, orientation="h",
+               name=escape(t("model probability", lang)),
                marker=dict(color="#9ecae1"), text=[percent(v) for v in model_p], textposition="outside",
-               cliponaxis=False, hovertemplate="%{y}<br>%{x:.3%}<extra>" + escape(t("model probability", lang)) + "</extra>"),
-        go.Bar(_validate=style.VALIDATE, x=sample_p, y=names, orientation="h", name=escape(t("sampling probability", lang)),
+               cliponaxis=False,
+               hovertemplate="%{y}<br>%{x:.3%}<extra>" + escape(t("model probability", lang)) + "</extra>"),
+        go.Bar(_validate=style.VALIDATE, x=sample_p, y=names, orientation="h",
+               name=escape(t("sampling probability", lang)),
                marker=dict(color="#2a788e"), text=[percent(v) for v in sample_p], textposition="outside",
                cliponaxis=False,
                hovertemplate="%{y}<br>%{x:.3%}<extra>" + escape(t("sampling probability", lang)) + "</extra>"),
@@ -110,11 +114,12 @@ def true_token_probs(untrained_p_true: Sequence[float], trained_p_true: Sequence
     b = np.asarray(trained_p_true, dtype=np.float32).reshape(-1)
     if not a.size == b.size == len(labels):
         raise ValueError(f"{a.size} and {b.size} probabilities for {len(labels)} labels.")
-    names = escape_all(token_labels(labels))
-    data = [go.Bar(_validate=style.VALIDATE, x=names, y=a, name=escape(tr("untrained", lang)),
+    # html.escape with its default quote=True, as this figure always did (labels.escape leaves quotes as typed).
+    names = [html.escape(x) for x in token_labels(labels)]
+    data = [go.Bar(_validate=style.VALIDATE, x=names, y=a, name=html.escape(tr("untrained", lang)),
                    marker=dict(color="#9ecae1"),
                    hovertemplate="%{x}<br>%{y:.2%}<extra></extra>"),
-            go.Bar(_validate=style.VALIDATE, x=names, y=b, name=escape(tr("trained", lang)),
+            go.Bar(_validate=style.VALIDATE, x=names, y=b, name=html.escape(tr("trained", lang)),
                    marker=dict(color="#d55e00"),
                    hovertemplate="%{x}<br>%{y:.2%}<extra></extra>")]
     layout = style.layout(tr("p_true_title", lang), 420, barmode="group",
