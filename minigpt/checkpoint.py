@@ -18,6 +18,7 @@ import torch
 
 from .config import ConfigError, ModelConfig, parameter_count
 from .model import MiniGPT
+from .text import TextError
 from .tokenizer import Vocabulary
 
 FORMAT = "minigpt-checkpoint"
@@ -26,8 +27,8 @@ MAX_CHECKPOINT_BYTES = 1_500_000_000
 UNREACHABLE_LOGIT = -100.0  # bias of output rows the tutorial's layout has no logit for
 
 
-class CheckpointError(ValueError):
-    """A file that is not a usable checkpoint; nothing in it was run."""
+class CheckpointError(TextError, ValueError):
+    """A file that is not a usable checkpoint; nothing in it was run (error.checkpoint_*)."""
 
 
 @dataclass
@@ -51,7 +52,7 @@ class Checkpoint:
 # -- saving ---------------------------------------------------------------------------------------
 def to_bytes(model: MiniGPT, vocab: Vocabulary, train_state: dict | None = None) -> bytes:
     if model.vocab_size != vocab.size:
-        raise CheckpointError(f"The model has {model.vocab_size} rows but the vocabulary {vocab.size}.")
+        raise CheckpointError("error.checkpoint_vocab_rows", model_rows=model.vocab_size, vocab_rows=vocab.size)
     meta = {"format": FORMAT, "version": VERSION, "config": model.config.to_dict(),
             "vocab": vocab.to_dict(), "train": train_state or {}}
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
@@ -66,7 +67,8 @@ def write(path: str | Path, model: MiniGPT, vocab: Vocabulary, train_state: dict
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".part", dir=path.parent)
     except OSError as exc:
-        raise CheckpointError(f"Cannot write a checkpoint to {path.parent}: {exc.strerror or exc}.") from None
+        reason = str(exc.strerror or exc)
+        raise CheckpointError("error.checkpoint_cannot_write", folder=str(path.parent), reason=reason) from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -74,34 +76,40 @@ def write(path: str | Path, model: MiniGPT, vocab: Vocabulary, train_state: dict
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except OSError as exc:
-        raise CheckpointError(f"Writing {path} failed ({exc.strerror or exc}); any earlier file is unchanged.") from None
+        reason = str(exc.strerror or exc)
+        raise CheckpointError("error.checkpoint_write_failed", path=str(path), reason=reason) from None
     finally:
         Path(tmp).unlink(missing_ok=True)
     return path
 
 
 # -- loading --------------------------------------------------------------------------------------
+def _reason(exc: Exception):
+    """An error inside a message: ours renders in the reader's language, a library's keeps its own text."""
+    return exc if isinstance(exc, TextError) else str(exc)
+
+
 def _safetensors_metadata(data: bytes) -> dict:
     if len(data) < 8:
-        raise CheckpointError("The file is too short to be a checkpoint.")
+        raise CheckpointError("error.checkpoint_too_short")
     (header_len,) = struct.unpack("<Q", data[:8])
     if header_len > min(len(data) - 8, 100_000_000):
-        raise CheckpointError("This is not a safetensors checkpoint (its header is broken).")
+        raise CheckpointError("error.checkpoint_header_broken")
     try:
         header = json.loads(data[8 : 8 + header_len])
     except (UnicodeDecodeError, json.JSONDecodeError):
-        raise CheckpointError("This is not a safetensors checkpoint (its header is not JSON).") from None
+        raise CheckpointError("error.checkpoint_header_not_json") from None
     meta = header.get("__metadata__") if isinstance(header, dict) else None
     if not isinstance(meta, dict) or "minigpt" not in meta:
-        raise CheckpointError("This safetensors file has no minigpt metadata (config and vocabulary).")
+        raise CheckpointError("error.checkpoint_no_metadata")
     try:
         info = json.loads(meta["minigpt"])
     except (TypeError, json.JSONDecodeError):
-        raise CheckpointError("The checkpoint's metadata is not valid JSON.") from None
+        raise CheckpointError("error.checkpoint_metadata_not_json") from None
     if not isinstance(info, dict) or info.get("format") != FORMAT:
-        raise CheckpointError("The checkpoint's metadata is not a minigpt checkpoint.")
+        raise CheckpointError("error.checkpoint_not_minigpt")
     if info.get("version") != VERSION:
-        raise CheckpointError(f"Checkpoint version {info.get('version')!r} is not supported (expected {VERSION}).")
+        raise CheckpointError("error.checkpoint_version", version=repr(info.get("version")), expected=VERSION)
     return info
 
 
@@ -111,50 +119,49 @@ def _fill(model: MiniGPT, tensors: dict[str, torch.Tensor]) -> None:
     missing = sorted(set(expected) - set(tensors))
     extra = sorted(set(tensors) - set(expected))
     if missing or extra:
-        raise CheckpointError(f"The weights do not match the config: missing {missing[:3]}, unexpected {extra[:3]}.")
+        raise CheckpointError("error.checkpoint_weights_mismatch", missing=str(missing[:3]), unexpected=str(extra[:3]))
     for name, target in expected.items():
         got = tensors[name]
         if not isinstance(got, torch.Tensor) or got.dtype != torch.float32:
-            raise CheckpointError(f"{name} must be float32, got {getattr(got, 'dtype', type(got).__name__)}.")
+            kind = getattr(got, "dtype", type(got).__name__)
+            raise CheckpointError("error.checkpoint_not_float32", name=name, got=str(kind))
         if tuple(got.shape) != tuple(target.shape):
-            raise CheckpointError(f"{name} has shape {tuple(got.shape)}; the config needs {tuple(target.shape)}.")
+            raise CheckpointError("error.checkpoint_shape", name=name, shape=str(tuple(got.shape)),
+                                  needed=str(tuple(target.shape)))
         if not torch.isfinite(got).all():
-            raise CheckpointError(f"{name} holds NaN or infinite values.")
+            raise CheckpointError("error.checkpoint_not_finite", name=name)
     model.load_state_dict(tensors)
 
 
 def from_bytes(data: bytes) -> Checkpoint:
     """Load our own safetensors checkpoint."""
     if len(data) > MAX_CHECKPOINT_BYTES:
-        raise CheckpointError(f"The file is {len(data):,} bytes, over the limit of {MAX_CHECKPOINT_BYTES:,}.")
+        raise CheckpointError("error.checkpoint_too_big", size=len(data), limit=MAX_CHECKPOINT_BYTES)
     info = _safetensors_metadata(data)
     try:
         config = ModelConfig.from_dict(info.get("config"))
         vocab = Vocabulary.from_dict(info.get("vocab"))
     except (ConfigError, TypeError) as exc:
-        raise CheckpointError(f"The checkpoint's config is invalid: {exc}") from None
+        raise CheckpointError("error.checkpoint_config_invalid", reason=_reason(exc)) from None
     train_state = info.get("train", {})
     if not isinstance(train_state, dict):
-        raise CheckpointError("The checkpoint's training state must be a JSON object.")
+        raise CheckpointError("error.checkpoint_train_state")
     # A tiny file whose config describes a huge model must not make us allocate that model first.
     needed = parameter_count(config, vocab.size) * 4
     if needed > len(data):
-        raise CheckpointError(
-            f"The file is {len(data):,} bytes, too small for the model its config describes ({needed:,} bytes of weights)."
-        )
+        raise CheckpointError("error.checkpoint_too_small_for_config", size=len(data), needed=needed)
     try:
         tensors = safetensors.torch.load(data)
     except Exception as exc:  # safetensors raises its own error types for broken files
-        raise CheckpointError(f"The checkpoint's weights cannot be read: {exc}") from None
+        raise CheckpointError("error.checkpoint_weights_unreadable", reason=str(exc)) from None
     rows = tensors.get("token_embedding.weight")
     if rows is not None and rows.dim() >= 1 and rows.shape[0] != vocab.size:
-        raise CheckpointError(
-            f"The vocabulary map has {vocab.size:,} rows but the embedding has {rows.shape[0]:,}: they do not belong together."
-        )
+        raise CheckpointError("error.checkpoint_vocab_embedding", vocab_rows=vocab.size,
+                              embedding_rows=int(rows.shape[0]))
     try:
         model = MiniGPT(config, vocab.size)
     except ConfigError as exc:
-        raise CheckpointError(str(exc)) from None
+        raise CheckpointError(exc.key, **exc.values) from None  # the model's own reason, as a CheckpointError
     _fill(model, tensors)
     return Checkpoint(model.eval(), vocab, train_state)
 
@@ -168,20 +175,14 @@ def _torch_load(data: bytes) -> dict:
     try:
         state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # UnpicklingError for code, RuntimeError/EOFError for junk
-        raise CheckpointError(
-            "This is not a plain PyTorch state_dict, or it contains code; it was refused and nothing in it ran "
-            f"({type(exc).__name__})."
-        ) from None
+        raise CheckpointError("error.checkpoint_pt_refused", kind=type(exc).__name__) from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise CheckpointError("The .pt file does not hold a state_dict (a dict of tensors).")
+        raise CheckpointError("error.checkpoint_pt_not_state_dict")
     # torch.save stores tensors uncompressed, so real weights take about as many bytes as the file; stride-0
     # or overlapping views can describe gigabytes in a few bytes, and the import would materialise them.
     described = sum(v.numel() * v.element_size() for v in state.values())
     if described > 2 * len(data) + 1_000_000:
-        raise CheckpointError(
-            f"The file is {len(data):,} bytes but its tensors describe {described:,} bytes of weights "
-            "(repeated or overlapping memory); it was refused."
-        )
+        raise CheckpointError("error.checkpoint_pt_overlapping", size=len(data), described=described)
     return state
 
 
@@ -194,22 +195,22 @@ def import_tutorial(state: dict, *, num_heads: int | None = None, context_length
     """
     def get(name: str) -> torch.Tensor:
         if name not in state:
-            raise CheckpointError(f"This is not the tutorial's layout: {name} is missing.")
+            raise CheckpointError("error.checkpoint_tutorial_missing", name=name)
         return state[name].float()
 
     emb = get("token_embedding_lookup_table.weight")
     if emb.dim() != 2:
-        raise CheckpointError("token_embedding_lookup_table.weight must be a matrix.")
+        raise CheckpointError("error.checkpoint_tutorial_embedding_matrix")
     table_rows, d_model = emb.shape
     num_blocks = sum(1 for k in state if k.startswith("transformer_blocks.") and k.endswith(".layer_norm_1.weight"))
     if num_blocks == 0:
-        raise CheckpointError("This is not the tutorial's layout: no transformer_blocks.*.layer_norm_1 found.")
+        raise CheckpointError("error.checkpoint_tutorial_no_blocks")
     attn = "transformer_blocks.{}.multi_head_attention_layer."
     heads = sum(1 for k in state if k.startswith(attn.format(0) + "heads.") and k.endswith(".query_layer.weight"))
     if heads == 0:
-        raise CheckpointError("This is not the tutorial's layout: no heads.*.query_layer found.")
+        raise CheckpointError("error.checkpoint_tutorial_no_heads")
     if num_heads is not None and num_heads != heads:
-        raise CheckpointError(f"The file has {heads} heads per block, not {num_heads}.")
+        raise CheckpointError("error.checkpoint_tutorial_heads", heads=heads, num_heads=num_heads)
     tril = state.get(attn.format(0) + "heads.0.tril")
     if tril is not None and tril.dim() == 2:
         context_length = int(tril.shape[0])
@@ -219,16 +220,16 @@ def import_tutorial(state: dict, *, num_heads: int | None = None, context_length
                              num_blocks=num_blocks, ffn_mult=max(1, hidden.shape[0] // d_model), dropout=0.1,
                              norm="pre", qkv_bias=False, vocab="full", seed=0)
     except (ConfigError, IndexError) as exc:
-        raise CheckpointError(f"The tutorial model's shapes do not make a valid config: {exc}") from None
+        raise CheckpointError("error.checkpoint_tutorial_config", reason=_reason(exc)) from None
     try:
         vocab = Vocabulary("full", tuple(range(table_rows)))
         model = MiniGPT(config, vocab.size)
     except ConfigError as exc:
-        raise CheckpointError(f"The tutorial model cannot be used here: {exc}") from None
+        raise CheckpointError("error.checkpoint_tutorial_unusable", reason=exc) from None
     try:
         ours = _tutorial_tensors(state, get, emb, num_blocks, heads, attn, vocab.size)
     except (RuntimeError, IndexError) as exc:  # torch.cat of mismatched shapes, a scalar where a matrix belongs
-        raise CheckpointError(f"The tutorial checkpoint's tensors do not fit together ({exc}).") from None
+        raise CheckpointError("error.checkpoint_tutorial_tensors", reason=str(exc)) from None
     _fill(model, ours)
     return Checkpoint(model.eval(), vocab, {}, source="tutorial")
 
@@ -251,7 +252,8 @@ def _tutorial_tensors(state, get, emb, num_blocks, heads, attn, vocab_size) -> d
     out_w, out_b = get("language_model_out_linear_layer.weight"), get("language_model_out_linear_layer.bias")
     pad = vocab_size - out_w.shape[0]
     if out_w.shape[1] != d or not 1 <= pad <= 2:
-        raise CheckpointError(f"language_model_out_linear_layer has shape {tuple(out_w.shape)}; expected ({table_rows - 1}, {d}).")
+        raise CheckpointError("error.checkpoint_tutorial_out_shape", shape=str(tuple(out_w.shape)),
+                              rows=table_rows - 1, d=d)
     ours["lm_head.weight"] = torch.cat([out_w, torch.zeros(pad, d)])
     ours["lm_head.bias"] = torch.cat([out_b, torch.full((pad,), UNREACHABLE_LOGIT)])
     return ours
@@ -260,10 +262,10 @@ def _tutorial_tensors(state, get, emb, num_blocks, heads, attn, vocab_size) -> d
 def load_any(data: bytes, *, num_heads: int | None = None, context_length: int = 16) -> Checkpoint:
     """A checkpoint from an upload: ours (safetensors) or the tutorial's `model-ckpt.pt`, told apart by content."""
     if not isinstance(data, (bytes, bytearray)) or not data:
-        raise CheckpointError("The file is empty.")
+        raise CheckpointError("error.checkpoint_empty")
     data = bytes(data)
     if len(data) > MAX_CHECKPOINT_BYTES:
-        raise CheckpointError(f"The file is {len(data):,} bytes, over the limit of {MAX_CHECKPOINT_BYTES:,}.")
+        raise CheckpointError("error.checkpoint_too_big", size=len(data), limit=MAX_CHECKPOINT_BYTES)
     # safetensors: an 8-byte header length, then JSON. Checked first: that length's low byte can be
     # 0x80 or b"PK", which would otherwise look like a pickle or a zip.
     if len(data) > 8 and data[8:9] == b"{":

@@ -7,6 +7,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from .text import TextError
+
 NORM_PLACEMENTS = ("post", "pre")  # post: the notebook (add, then LayerNorm); pre: the tutorial's training script
 VOCAB_MODES = ("compact", "full", "char")  # compact/full: cl100k token ids; char: one id per character
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -23,32 +25,32 @@ MAX_STEPS = 1_000_000
 MAX_PARAMETERS = 300_000_000
 
 
-class ConfigError(ValueError):
-    """A hyperparameter value that cannot work, with a message meant for the person who typed it."""
+class ConfigError(TextError, ValueError):
+    """A hyperparameter value that cannot work, with a message meant for the person who typed it (error.config_*)."""
 
 
 def _check_int(name: str, value, low: int, high: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{name} must be a whole number, got {value!r}.")
+        raise ConfigError("error.config_whole_number", name=name, value=repr(value))
     if value < low:
-        raise ConfigError(f"{name} must be at least {low}, got {value}.")
+        raise ConfigError("error.config_at_least", name=name, low=low, value=value)
     if value > high:
-        raise ConfigError(f"{name} {value} is too large: the limit is {high:,}.")
+        raise ConfigError("error.config_too_large", name=name, value=value, high=high)
 
 
 def _check_float(name: str, value, low: float, high: float, *, low_open: bool = False, high_open: bool = False) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        raise ConfigError(f"{name} must be a number, got {value!r}.")
+        raise ConfigError("error.config_number", name=name, value=repr(value))
     below = value <= low if low_open else value < low
     above = value >= high if high_open else value > high
     if below or above:
         left, right = ("(" if low_open else "["), (")" if high_open else "]")
-        raise ConfigError(f"{name} must be in {left}{low}, {high}{right}, got {value}.")
+        raise ConfigError("error.config_range", name=name, left=left, low=low, high=high, right=right, value=value)
 
 
 def _check_choice(name: str, value, choices: tuple[str, ...]) -> None:
     if value not in choices:
-        raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {value!r}.")
+        raise ConfigError("error.config_choice", name=name, choices=", ".join(choices), value=repr(value))
 
 
 @dataclass(frozen=True)
@@ -75,16 +77,12 @@ class ModelConfig:
         _check_choice("norm", self.norm, NORM_PLACEMENTS)
         _check_choice("vocab", self.vocab, VOCAB_MODES)
         if not isinstance(self.qkv_bias, bool):
-            raise ConfigError(f"qkv_bias must be true or false, got {self.qkv_bias!r}.")
+            raise ConfigError("error.config_qkv_bias", value=repr(self.qkv_bias))
         if self.d_model % 2:
-            raise ConfigError(
-                f"d_model {self.d_model} must be even: the positional encoding fills dimensions in sin/cos pairs."
-            )
+            raise ConfigError("error.config_d_model_odd", d_model=self.d_model)
         if self.d_model % self.num_heads:
-            raise ConfigError(
-                f"d_model {self.d_model} is not divisible by {self.num_heads} heads: "
-                f"each head needs the same number of dimensions (try d_model {self._nearest_divisible()})."
-            )
+            raise ConfigError("error.config_heads_divide", d_model=self.d_model, num_heads=self.num_heads,
+                              suggest=self._nearest_divisible())
 
     def _nearest_divisible(self) -> int:
         step = self.num_heads * 2 // _gcd(self.num_heads, 2)
@@ -151,11 +149,11 @@ class TrainConfig:
 def _from_dict(cls, data: dict):
     """Build a config from untrusted data (a checkpoint, a URL): unknown keys and wrong types are ConfigErrors."""
     if not isinstance(data, dict):
-        raise ConfigError(f"{cls.__name__} must be a JSON object, got {type(data).__name__}.")
+        raise ConfigError("error.config_not_object", cls=cls.__name__, got=type(data).__name__)
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(str(k) for k in data if k not in known)  # str(): keys may mix types
     if unknown:
-        raise ConfigError(f"{cls.__name__} has no setting named {', '.join(unknown)}.")
+        raise ConfigError("error.config_unknown_setting", cls=cls.__name__, names=", ".join(unknown))
     return cls(**data)
 
 
@@ -174,7 +172,4 @@ def check_size(config: ModelConfig, vocab_size: int, limit: int = MAX_PARAMETERS
     """Refuse models too big for a shared CPU, before any memory is allocated."""
     n = parameter_count(config, vocab_size)
     if n > limit:
-        raise ConfigError(
-            f"This model would have {n:,} parameters, over the limit of {limit:,}. "
-            f"Use a smaller d_model, fewer blocks or the compact vocabulary."
-        )
+        raise ConfigError("error.config_too_many_parameters", n=n, limit=limit)

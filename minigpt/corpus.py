@@ -13,6 +13,9 @@ from pathlib import Path
 import requests
 import torch
 
+from . import text as _text
+from .text import TextError
+
 # The notebook's address for the sales textbook, and what the file there is.
 SALES_TEXTBOOK_URL = (
     "https://huggingface.co/datasets/goendalf666/sales-textbook_fro_convincing_and_selling"
@@ -26,8 +29,8 @@ MAX_UPLOAD_BYTES = 2_000_000  # also `server.maxUploadSize` in .streamlit/config
 TRAIN_FRACTION = 0.9
 
 
-class CorpusError(RuntimeError):
-    """A corpus that cannot be had or used, with a message for the person using the app."""
+class CorpusError(TextError, RuntimeError):
+    """A corpus that cannot be had or used, with a message for the person using the app (error.corpus_*)."""
 
 
 @dataclass(frozen=True)
@@ -68,42 +71,44 @@ def download(
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
     except OSError as exc:  # a read-only home, a file where the folder should be
-        raise CorpusError(f"Cannot save downloads in {dest.parent}: {exc.strerror or exc}.") from None
+        reason = str(exc.strerror or exc)
+        raise CorpusError("error.corpus_cannot_save_dir", folder=str(dest.parent), reason=reason) from None
     tmp = Path(tmp_name)
     try:
         try:
             with requests.get(url, stream=True, timeout=timeout) as response:
                 if response.status_code != 200:
-                    raise CorpusError(f"The server answered HTTP {response.status_code} for {url}.")
+                    raise CorpusError("error.corpus_http", status=response.status_code, url=url)
                 declared = response.headers.get("Content-Length")
                 if response.headers.get("Content-Encoding"):
                     declared = None  # compressed on the wire: the length says nothing about the text
                 if declared and declared.isdigit() and int(declared) > max_bytes:
-                    raise CorpusError(f"The file is {int(declared):,} bytes, over the limit of {max_bytes:,}.")
+                    raise CorpusError("error.corpus_download_too_big", size=int(declared), limit=max_bytes)
                 received = 0
                 with os.fdopen(fd, "wb") as out:
                     fd = -1
                     for chunk in response.iter_content(chunk_size=1 << 16):
                         received += len(chunk)
                         if received > max_bytes:
-                            raise CorpusError(f"The download passed the limit of {max_bytes:,} bytes; stopped.")
+                            raise CorpusError("error.corpus_download_over_limit", limit=max_bytes)
                         out.write(chunk)
                     out.flush()
                     os.fsync(out.fileno())
                 if declared and declared.isdigit() and received != int(declared):
-                    raise CorpusError(f"The download was cut off after {received:,} of {int(declared):,} bytes.")
+                    raise CorpusError("error.corpus_download_cut", received=received, declared=int(declared))
         except requests.Timeout:
-            raise CorpusError(f"No answer from the server within {timeout:g} s (are you offline?).") from None
+            raise CorpusError("error.corpus_timeout", timeout=timeout) from None
         except requests.exceptions.ChunkedEncodingError:  # the connection closed mid-file
-            raise CorpusError("The download was cut off before the end of the file; try again.") from None
+            raise CorpusError("error.corpus_download_cut_early") from None
         except requests.RequestException as exc:
-            raise CorpusError(f"Could not download the corpus (are you offline?): {type(exc).__name__}.") from None
+            raise CorpusError("error.corpus_offline", kind=type(exc).__name__) from None
         if sha256 and _sha256(tmp) != sha256:
-            raise CorpusError("The downloaded file is not the expected one (its sha256 differs); discarded.")
+            raise CorpusError("error.corpus_sha256")
         os.replace(tmp, dest)
         return dest
     except OSError as exc:  # disk full, permissions (requests' own errors were handled above)
-        raise CorpusError(f"Cannot save the download in {dest.parent}: {exc.strerror or exc}.") from None
+        reason = str(exc.strerror or exc)
+        raise CorpusError("error.corpus_cannot_save", folder=str(dest.parent), reason=reason) from None
     finally:
         if fd != -1:
             os.close(fd)
@@ -126,7 +131,7 @@ def sales_textbook(
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise CorpusError(f"{path} is not UTF-8 text; delete it to download it again.") from None
+        raise CorpusError("error.corpus_cache_not_utf8", path=str(path)) from None
     return Corpus("sales", "Sales textbook", text)
 
 
@@ -145,36 +150,34 @@ def load(name: str, **kwargs) -> tuple[Corpus, str | None]:
             return builtin(), f"The sales textbook is not available ({exc}) Using the built-in corpus instead."
     if name == "builtin":
         return builtin(), None
-    raise CorpusError(f"Unknown corpus {name!r}.")
+    raise CorpusError("error.corpus_unknown", name=repr(name))
 
 
 def decode_upload(data: bytes, *, max_bytes: int = MAX_UPLOAD_BYTES) -> str:
     """Text of an uploaded .txt file: UTF-8 (or UTF-16 with a BOM, as Windows Notepad saves "Unicode");
     binary files and other encodings get a clear error."""
     if len(data) > max_bytes:
-        raise CorpusError(f"The file is {len(data):,} bytes; the limit is {max_bytes:,}.")
+        raise CorpusError("error.corpus_upload_too_big", size=len(data), limit=max_bytes)
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         try:
             text = data.decode("utf-16")
         except UnicodeDecodeError:
-            raise CorpusError("The file starts like UTF-16 text but cannot be read. Save it as UTF-8.") from None
+            raise CorpusError("error.corpus_utf16_broken") from None
         if "\x00" in text:
-            raise CorpusError("This looks like a binary file, not text. Upload a UTF-8 .txt file.")
+            raise CorpusError("error.corpus_binary")
         return _non_empty(text)
     if b"\x00" in data[:8192]:
-        raise CorpusError("This looks like a binary file, not text. Upload a UTF-8 .txt file.")
+        raise CorpusError("error.corpus_binary")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise CorpusError(
-            f"The file is not UTF-8 text (byte {exc.start} cannot be read). Save it as UTF-8 and upload it again."
-        ) from None
+        raise CorpusError("error.corpus_not_utf8", byte=exc.start) from None
     return _non_empty(text)
 
 
 def _non_empty(text: str) -> str:
     if not text.strip():
-        raise CorpusError("The file holds no text.")
+        raise CorpusError("error.corpus_empty_file")
     return text
 
 
@@ -194,12 +197,13 @@ def split(tokens: torch.Tensor, train_fraction: float = TRAIN_FRACTION) -> tuple
     return tokens[:n], tokens[n:]
 
 
-def check_length(data: torch.Tensor, context_length: int, what: str = "The training text") -> None:
+def check_length(data: torch.Tensor, context_length: int, what: str = "text") -> None:
+    """CorpusError unless data holds a context plus its next token. what names the data: a part of the error
+    catalogue ("text", "train", "val", "walk": error.corpus_part_<what>, in the reader's language) or a phrase."""
     if len(data) < context_length + 1:
-        raise CorpusError(
-            f"{what} has {len(data)} tokens, but a context of {context_length} needs at least "
-            f"{context_length + 1} (inputs plus the next token). Use more text or a shorter context_length."
-        )
+        key = f"error.corpus_part_{what}"
+        part = TextError(key) if key in _text.keys() else what
+        raise CorpusError("error.corpus_too_short", what=part, n=len(data), ctx=context_length, need=context_length + 1)
 
 
 def get_batch(

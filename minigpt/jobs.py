@@ -25,6 +25,7 @@ import torch
 
 from .checkpoint import Checkpoint
 from .config import ModelConfig, TrainConfig, parameter_count
+from .text import TextError
 from .tokenizer import Vocabulary
 from .trainer import AttentionSnapshot, EvalReport, SampleReport, StepReport, Trainer, TrainingDiverged
 
@@ -48,7 +49,7 @@ DEFAULT_MAX_PARAMS = 20_000_000
 DEFAULT_MAX_STEPS = 20_000
 
 
-class JobRefused(RuntimeError):
+class JobRefused(TextError, RuntimeError):
     """A training request over this server's limits, with a message saying what to change or when to retry."""
 
 
@@ -322,15 +323,9 @@ class JobManager:
         """Raise JobRefused when a request is over the size or step limits (slots are checked in start)."""
         n = parameter_count(model_config, vocab_size)
         if n > self.max_params:
-            raise JobRefused(
-                f"This model would have {n:,} parameters; live training here allows at most {self.max_params:,}. "
-                f"Use a smaller d_model, fewer blocks or the compact vocabulary."
-            )
+            raise JobRefused("error.job_too_many_parameters", n=n, limit=self.max_params)
         if train_config.steps > self.max_steps:
-            raise JobRefused(
-                f"{train_config.steps:,} steps is more than the {self.max_steps:,} allowed for live training here. "
-                f"Ask for fewer steps (or train from the terminal: python -m minigpt train)."
-            )
+            raise JobRefused("error.job_too_many_steps", steps=train_config.steps, limit=self.max_steps)
 
     def start(self, session_id: str, model_config: ModelConfig, train_config: TrainConfig, rows: torch.Tensor,
               vocab: Vocabulary, **trainer_options) -> TrainingJob:
@@ -348,20 +343,18 @@ class JobManager:
         with self._lock:
             busy = [job for job in self._jobs.values() if job.status in ACTIVE]
             if len(busy) >= self.max_jobs:
-                raise JobRefused(self._busy_message(busy))
+                raise self._busy_refusal(busy)
             trainer = Trainer(model_config, train_config, rows, vocab, **trainer_options)
             job = TrainingJob(trainer, name=str(session_id)[:12], before_step=self.before_step)
             self._jobs[session_id] = job
             job.start()
         return job
 
-    def _busy_message(self, busy: list[TrainingJob]) -> str:
+    def _busy_refusal(self, busy: list[TrainingJob]) -> JobRefused:
         etas = [eta for eta in (job.eta_s() for job in busy) if eta is not None]
         if etas:
-            when = f"the next frees in about {max(1, round(min(etas))):,} s"
-        else:
-            when = "they are paused or just starting; try again in a minute"
-        return f"{len(busy)} of {self.max_jobs} training slots are busy; {when}."
+            return JobRefused("error.job_busy_eta", busy=len(busy), slots=self.max_jobs, eta=max(1, round(min(etas))))
+        return JobRefused("error.job_busy_wait", busy=len(busy), slots=self.max_jobs)
 
     def get(self, session_id: str) -> TrainingJob | None:
         with self._lock:

@@ -80,4 +80,4 @@ def get(name: str) -> Preset:
     try:
         return PRESETS[name]
     except KeyError:
-        raise ConfigError(f"Unknown preset {name!r}; choose one of {', '.join(PRESETS)}.") from None
+        raise ConfigError("error.config_preset_unknown", name=repr(name), choices=", ".join(PRESETS)) from None

@@ -6,11 +6,12 @@ from dataclasses import dataclass, field
 import torch
 
 from .model import MiniGPT
+from .text import TextError
 from .tokenizer import Vocabulary
 
 
-class InputError(ValueError):
-    """Text the model cannot run on, with a message for the person who typed it."""
+class InputError(TextError, ValueError):
+    """Text the model cannot run on, with a message for the person who typed it (error.input_*)."""
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class TokenizedText:
 def tokenize(vocab: Vocabulary, text: str, context_length: int) -> TokenizedText:
     """The last context_length tokens of text, mapped to rows; ids the model never saw use <unk>."""
     if not isinstance(text, str) or not text.strip():
-        raise InputError("Type some text first: the input is empty or only whitespace.")
+        raise InputError("error.input_empty")
     ids = vocab.encode(text)
     dropped = max(0, len(ids) - context_length)
     ids = ids[dropped:]
@@ -91,11 +92,11 @@ def generate(
 ) -> Generation:
     """Sample max_new_tokens after prompt. temperature 0 is greedy. The context is cropped to the model's."""
     if not 0 <= temperature <= 10:
-        raise InputError(f"temperature must be between 0 and 10, got {temperature}.")
+        raise InputError("error.input_temperature", value=temperature)
     if not 0 < top_p <= 1:
-        raise InputError(f"top_p must be in (0, 1], got {top_p}.")
+        raise InputError("error.input_top_p", value=top_p)
     if top_k < 0 or max_new_tokens < 0 or max_new_tokens > 2000:
-        raise InputError("top_k must be ≥ 0 and max_new_tokens between 0 and 2000.")
+        raise InputError("error.input_top_k")
     prompt_ids = tokenize(vocab, prompt, 10**9).ids
     context_length = model.config.context_length
     device = next(model.parameters()).device

@@ -85,16 +85,16 @@ class Vocabulary:
 
     def __post_init__(self) -> None:
         if self.mode not in VOCAB_MODES:
-            raise ConfigError(f"vocabulary mode must be one of {', '.join(VOCAB_MODES)}, got {self.mode!r}.")
+            raise ConfigError("error.vocab_mode", choices=", ".join(VOCAB_MODES), value=repr(self.mode))
         if not self.ids:
-            raise ConfigError("The vocabulary is empty: the corpus has no tokens.")
+            raise ConfigError("error.vocab_empty")
         object.__setattr__(self, "_row_of", {token_id: row for row, token_id in enumerate(self.ids)})
         object.__setattr__(self, "_hash", hash((self.mode, self.ids)))
         if len(self._row_of) != len(self.ids):
-            raise ConfigError("The vocabulary lists the same token id twice.")
+            raise ConfigError("error.vocab_duplicate")
         limit = 0x10FFFF if self.mode == "char" else cl100k().max_token_value
         if min(self.ids) < 0 or max(self.ids) > limit:
-            raise ConfigError(f"The vocabulary has token ids outside 0..{limit}.")
+            raise ConfigError("error.vocab_out_of_range", limit=limit)
 
     # -- building ---------------------------------------------------------------------------
     @classmethod
@@ -105,7 +105,7 @@ class Vocabulary:
     def from_ids(cls, ids: Sequence[int], mode: str = "compact") -> "Vocabulary":
         """The vocabulary of a corpus already encoded in `mode`."""
         if not ids:
-            raise ConfigError("The corpus is empty: there is nothing to build a vocabulary from.")
+            raise ConfigError("error.vocab_empty_corpus")
         if mode == "full":  # the notebook: one row for every id up to the largest seen
             return cls(mode, tuple(range(max(ids) + 1)))
         return cls(mode, tuple(sorted(set(ids))))
@@ -170,18 +170,18 @@ class Vocabulary:
     @classmethod
     def from_dict(cls, data) -> "Vocabulary":
         if not isinstance(data, dict) or "mode" not in data:
-            raise ConfigError("The vocabulary map must be a JSON object with a 'mode'.")
+            raise ConfigError("error.vocab_map_not_object")
         mode = data["mode"]
         if mode == "full":
             top = data.get("max_token_value")
             if isinstance(top, bool) or not isinstance(top, int) or top < 0:
-                raise ConfigError("A full vocabulary needs a non-negative integer max_token_value.")
+                raise ConfigError("error.vocab_full_max")
             if top > cl100k().max_token_value:  # checked before building range(top + 1)
-                raise ConfigError(f"max_token_value {top:,} is beyond cl100k_base's last id {cl100k().max_token_value:,}.")
+                raise ConfigError("error.vocab_max_beyond", top=top, last=cl100k().max_token_value)
             return cls("full", tuple(range(top + 1)))
         ids = data.get("ids")
         if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
-            raise ConfigError("The vocabulary map's 'ids' must be a list of integers.")
+            raise ConfigError("error.vocab_ids_not_ints")
         return cls(mode, tuple(ids))
 
     def __eq__(self, other) -> bool:

@@ -87,12 +87,9 @@ def prepare(text: str, model_config: ModelConfig) -> tuple[Vocabulary, torch.Ten
     """The vocabulary of text (model_config.vocab mode) and the text as a 1-D LongTensor of embedding rows."""
     ids = encode(text, model_config.vocab)
     if not ids:
-        raise corpus.CorpusError("The corpus holds no text to train on.")
-    if model_config.vocab == "full":  # the notebook: one row for every id up to the largest seen
-        vocab = Vocabulary("full", tuple(range(max(ids) + 1)))
-    else:
-        vocab = Vocabulary(model_config.vocab, tuple(sorted(set(ids))))
-    return vocab, torch.tensor(vocab.rows(ids), dtype=torch.long)
+        raise corpus.CorpusError("error.corpus_no_text")
+    vocab = Vocabulary.from_ids(ids, model_config.vocab)
+    return vocab, corpus.rows_of(ids, vocab)
 
 
 def lr_at(step: int, config: TrainConfig) -> float:
@@ -170,6 +167,8 @@ class Trainer:
     sample_every / attention_every: 0 turns samples / attention snapshots off.
     attention_text: the fixed sentence whose attention is snapshotted (cropped to the context).
     compile: wrap the model in torch.compile (off by default; see README for whether it helps).
+    precision: "fp32" (default) or "bf16" (torch.autocast around the training forward pass; weights,
+    gradients, optimizer and evaluations stay fp32).
     Under an initialised torch.distributed process group the model is wrapped in
     DistributedDataParallel and each rank draws its own batches (seed + rank).
     """
@@ -188,22 +187,24 @@ class Trainer:
         attention_text: str = DEFAULT_ATTENTION_TEXT,
         max_attention_snapshots: int = MAX_ATTENTION_SNAPSHOTS,
         compile: bool = False,
+        precision: str = "fp32",
     ):
         if not isinstance(rows, torch.Tensor) or rows.dim() != 1 or rows.dtype != torch.long:
             raise TypeError("rows must be a 1-D LongTensor of embedding rows (see minigpt.trainer.prepare).")
         if model_config.vocab != vocab.mode:
-            raise ConfigError(f"The model config uses the {model_config.vocab} vocabulary but the rows are {vocab.mode}.")
+            raise ConfigError("error.config_vocab_mismatch", config_vocab=model_config.vocab, rows_vocab=vocab.mode)
         if len(rows) and int(rows.max()) >= vocab.size:
-            raise ConfigError("The rows do not belong to this vocabulary (a row number is past its end).")
+            raise ConfigError("error.config_rows_outside")
         for name, value in (("sample_every", sample_every), ("attention_every", attention_every)):
             if value < 0:
-                raise ConfigError(f"{name} must be 0 (off) or a positive number of steps, got {value}.")
+                raise ConfigError("error.config_steps_every", name=name, value=value)
         self.model_config, self.config, self.vocab = model_config, train_config, vocab
+        self.precision = devices.check_precision(precision)  # bf16: autocast around the training forward pass
         T, B = model_config.context_length, train_config.batch_size
         self.train_rows, self.val_rows = corpus.split(rows)
         # Refuse a too-short corpus now, with a clear message, rather than at the first evaluation.
-        corpus.check_length(self.train_rows, T, "The training part (first 90%) of the text")
-        corpus.check_length(self.val_rows, T, "The validation part (last 10%) of the text")
+        corpus.check_length(self.train_rows, T, "train")
+        corpus.check_length(self.val_rows, T, "val")
 
         self.device = devices.resolve(train_config.device)
         self.rank, self.world_size = _distributed()
@@ -243,7 +244,7 @@ class Trainer:
             try:
                 text_rows = tokenize(vocab, attention_text, T).rows
             except InputError as exc:
-                raise ConfigError(f"attention_text: {exc}") from None
+                raise ConfigError("error.config_attention_text", reason=exc) from None
             self._attention_rows = torch.tensor([text_rows], device=self.device)
             self.attention_tokens = tuple(vocab.row_text(r) for r in text_rows)
 
@@ -312,7 +313,8 @@ class Trainer:
             outer = _rng_get(self.device)
             _rng_set(self.device, self._dropout_state)
         try:
-            _, loss = self.forward(x, y)
+            with devices.autocast(self.device, self.precision):
+                _, loss = self.forward(x, y)
             loss.backward()
         finally:
             if self._dropout_state is not None:
@@ -421,7 +423,7 @@ class Trainer:
         (step 0 is kept), so the kept ones stay evenly spaced from step 0 to now.
         """
         if self._attention_rows is None:
-            raise ConfigError("Attention snapshots are off (attention_every=0).")
+            raise ConfigError("error.config_attention_off")
         trace = self.model.run_with_trace(self._attention_rows)
         weights = torch.stack([trace[f"blocks.{i}.attn.weights"][0] for i in range(self.model_config.num_blocks)])
         snapshot = AttentionSnapshot(self.step_count, weights.float().cpu().clone())

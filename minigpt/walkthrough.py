@@ -182,7 +182,7 @@ def batch_input(vocab: Vocabulary, corpus_rows: torch.Tensor, context_length: in
                 seed: int) -> WalkInput:
     """The notebook's random batch from the training split: x and the targets y shifted by one."""
     train, _ = corpora.split(corpus_rows)
-    corpora.check_length(train, context_length, "The corpus's training split")
+    corpora.check_length(train, context_length, "walk")
     x, y, starts = corpora.get_batch(train, batch_size, context_length, torch.Generator().manual_seed(seed))
     ids = tuple(tuple(vocab.token_ids(r.tolist())) for r in x)
     target_ids = tuple(tuple(vocab.token_ids(r.tolist())) for r in y)
@@ -194,7 +194,7 @@ def make_input(controls: Controls, vocab: Vocabulary, corpus_rows: torch.Tensor 
     """The walkthrough's input for these controls; InputError/CorpusError carry readable messages."""
     if controls.source == "batch":
         if corpus_rows is None:
-            raise InputError("Choose a corpus first: a random batch is drawn from it.")
+            raise InputError("error.input_no_corpus")
         return batch_input(vocab, corpus_rows, context_length, controls.batch_size, controls.seed)
     return text_input(vocab, controls.text, context_length, controls.lang)
 

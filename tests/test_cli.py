@@ -98,7 +98,7 @@ def test_every_config_field_is_a_flag_and_seed_sets_both():
 
 def test_offline_sales_corpus_falls_back_to_builtin_with_a_message(capsys, tmp_path, monkeypatch):
     def offline(**kwargs):
-        raise corpus.CorpusError("No answer from the server within 10 s (are you offline?).")
+        raise corpus.CorpusError("error.corpus_timeout", timeout=10)  # "No answer from the server within 10 s ..."
 
     monkeypatch.setattr(corpus, "sales_textbook", offline)
     monkeypatch.chdir(tmp_path)
