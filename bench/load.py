@@ -22,318 +22,24 @@ import json
 import os
 import random
 import re
-import signal
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import websockets
-from streamlit.proto.Alert_pb2 import Alert
-from streamlit.proto.BackMsg_pb2 import BackMsg
-from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-from streamlit.proto.WidgetStates_pb2 import WidgetState
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `bench` as a package, also as a script
+from bench.stclient import (GaveUp, Monitor, Servers, Session, Stats, pct,  # noqa: E402
+                            port_range)
+import websockets  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "load.json"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 WALK_PAGES = ("tokens", "embedding", "attention", "block", "output")  # url paths of the chapter pages
 STEP_CONTROL = re.compile(r"next|→|▶|⏭|下一", re.I)   # the button that advances the Step page
 TRAIN_BUTTON = re.compile(r"train|start|开始|训练", re.I)
 REFUSED = re.compile(r"refus|busy|too many|wait|slot|limit|拒绝|稍后|已满", re.I)
 
 
-# -- the server(s) ----------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def option_env(options: dict[str, str]) -> dict[str, str]:
-    """Streamlit config options as environment variables (runner.postScriptGC -> STREAMLIT_RUNNER_POST_SCRIPT_GC),
-    so they reach every process, also those run_cluster.sh starts."""
-    return {"STREAMLIT_" + re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).replace(".", "_").upper(): value
-            for name, value in options.items()}
-
-
-def free_port_range(count: int) -> int:
-    """The first of `count` consecutive free ports on 127.0.0.1 (checked now; bounded search)."""
-    for _ in range(50):
-        base = random.randrange(20_000, 60_000)
-        try:
-            for port in range(base, base + count):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-    raise RuntimeError(f"no {count} consecutive free ports found")
-
-
-def wait_http(url: str, limit_s: float, proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the server exited with code {proc.returncode} before answering {url}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise TimeoutError(f"{url} did not answer within {limit_s:.0f} s")
-
-
-class Servers:
-    """One `streamlit run`, or deploy/run_cluster.sh (k processes behind nginx). Stopped on exit."""
-
-    def __init__(self, processes: int, log_dir: Path, options: dict[str, str] | None = None):
-        self.processes = processes
-        self.port = free_port()
-        self.backends = [self.port]  # where the warm-up goes: every streamlit process directly
-        self.log = open(log_dir / f"load-server-{processes}.log", "w")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", **option_env(options or {})}
-        if processes == 1:
-            cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                   "--server.port", str(self.port), "--server.address", "127.0.0.1",
-                   "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"]
-        else:
-            base = free_port_range(processes)
-            self.backends = [base + i for i in range(processes)]
-            cmd = ["bash", str(ROOT / "deploy" / "run_cluster.sh"), "--processes", str(processes),
-                   "--listen", f"127.0.0.1:{self.port}", "--base-port", str(base)]
-            env["STREAMLIT"] = f"{sys.executable} -m streamlit"
-        # Its own process group, so that stopping it stops every child (the streamlit processes, nginx).
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, env=env,
-                                     start_new_session=True)
-
-    def __enter__(self) -> "Servers":
-        try:
-            wait_http(f"http://127.0.0.1:{self.port}/_stcore/health", 120, self.proc)
-            if self.processes > 1:  # every backend answers, not just the first
-                deadline = time.monotonic() + 120
-                while len(self.streamlit_pids()) < self.processes and time.monotonic() < deadline:
-                    time.sleep(0.5)
-        except BaseException:
-            self.__exit__()
-            raise
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-                self.proc.wait(timeout=20)
-            except (subprocess.TimeoutExpired, ProcessLookupError):
-                try:
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                self.proc.wait(timeout=5)
-        self.log.close()
-
-    def streamlit_pids(self) -> list[int]:
-        return [pid for pid in self.server_pids() if b"nginx" not in Path(f"/proc/{pid}/cmdline").read_bytes()[:5]]
-
-    def server_pids(self) -> list[int]:
-        """The streamlit processes (and nginx's) in the server's process group."""
-        pids = []
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = (entry / "stat").read_text()
-                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            pgrp = int(stat.rsplit(")", 1)[1].split()[2])
-            if pgrp == self.proc.pid and (("streamlit" in cmdline and " run " in cmdline) or cmdline.startswith("nginx")):
-                pids.append(int(entry.name))
-        return pids
-
-
-def proc_sample(pids: list[int]) -> tuple[int, float]:
-    """(total RSS bytes, total CPU seconds) of these processes, from /proc."""
-    rss, cpu = 0, 0.0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        cpu += (int(fields[11]) + int(fields[12])) / CLK_TCK   # utime + stime
-        rss += int(fields[21]) * PAGE_SIZE
-    return rss, cpu
-
-
-class Monitor:
-    """Samples the servers' RSS and CPU every 0.5 s while a level runs."""
-
-    def __init__(self, servers: Servers):
-        self.pids = servers.server_pids()
-        self.peak_rss = 0
-        self.rss_samples: list[int] = []
-
-    async def run(self, stop: asyncio.Event) -> None:
-        self.start_cpu = proc_sample(self.pids)[1]
-        self.start = time.monotonic()
-        while not stop.is_set():
-            rss, _ = proc_sample(self.pids)
-            self.rss_samples.append(rss)
-            self.peak_rss = max(self.peak_rss, rss)
-            try:
-                await asyncio.wait_for(stop.wait(), 0.5)
-            except asyncio.TimeoutError:
-                pass
-        self.cpu_s = proc_sample(self.pids)[1] - self.start_cpu
-        self.wall_s = time.monotonic() - self.start
-
-
 # -- one student --------------------------------------------------------------------------------------
-@dataclass
-class Stats:
-    latencies: dict[str, list[float]] = field(default_factory=lambda: {"control": [], "page": [], "step": [], "train": []})
-    exceptions: list[str] = field(default_factory=list)
-    disconnects: int = 0
-    timeouts: int = 0
-    jobs_accepted: int = 0
-    jobs_refused: int = 0
-    missing: set[str] = field(default_factory=set)  # pages/controls the app does not have (yet)
-
-
-@dataclass
-class RunResult:
-    widgets: dict[str, tuple[str, str]]  # widget id -> (element type, label), of this run
-    warnings: list[str]                  # st.warning / st.error texts shown
-    exceptions: list[str]
-
-
-def widget_value(widget_id: str, which: str, body) -> WidgetState | None:
-    """The value a widget element shows, in the form the frontend sends it back (None: not a value widget)."""
-    current = getattr(body, "set_value", False)
-    if which == "number_input":
-        return WidgetState(id=widget_id, double_value=body.value if current else body.default)
-    if which in ("text_area", "text_input"):
-        return WidgetState(id=widget_id, string_value=body.value if current else body.default)
-    if which in ("radio", "selectbox"):  # options are sent back by their formatted label
-        if current and body.raw_value:
-            return WidgetState(id=widget_id, string_value=body.raw_value)
-        if 0 <= body.default < len(body.options):
-            return WidgetState(id=widget_id, string_value=body.options[body.default])
-        return None
-    if which == "slider" and not body.options:
-        state = WidgetState(id=widget_id)
-        state.double_array_value.data.extend(body.value if current else body.default)
-        return state
-    if which == "checkbox":
-        return WidgetState(id=widget_id, bool_value=body.value if current else body.default)
-    return None
-
-
-class GaveUp(Exception):
-    """A rerun took longer than --rerun-timeout; the session is abandoned."""
-
-
-class Session:
-    """A protocol-level client: what the browser's frontend sends, without drawing anything."""
-
-    def __init__(self, url: str, affinity: str, timeout_s: float, stats: Stats):
-        self.url, self.affinity, self.timeout_s, self.stats = url, affinity, timeout_s, stats
-        self.pages: dict[str, str] = {}      # url path -> page_script_hash
-        self.page_hash = ""
-        self.state: dict[str, WidgetState] = {}  # widget id -> its current value; a keyed widget's id ends with -<key>
-        self.query_string = ""
-
-    async def __aenter__(self) -> "Session":
-        # The cookie is what nginx hashes on (deploy/nginx.conf): every client here comes from 127.0.0.1.
-        self.ws = await websockets.connect(self.url, subprotocols=["streamlit"], max_size=None, open_timeout=30,
-                                           additional_headers={"Cookie": f"minigpt_affinity={self.affinity}"})
-        return self
-
-    async def __aexit__(self, *exc) -> None:
-        await self.ws.close()
-
-    async def rerun(self, kind: str, press: str | None = None, page: str | None = None) -> RunResult:
-        """Send one rerun request, as the frontend does: every widget's current value (plus a pressed button's
-        trigger), and the page. Read ForwardMsgs until the run finishes. Raises GaveUp on a timeout."""
-        msg = BackMsg()
-        cs = msg.rerun_script
-        cs.query_string = self.query_string
-        if page is not None:
-            self.page_hash = self.pages.get(page, "")
-        cs.page_script_hash = self.page_hash
-        for state in self.state.values():
-            cs.widget_states.widgets.append(state)
-        if press is not None:
-            cs.widget_states.widgets.append(WidgetState(id=press, trigger_value=True))
-        started = time.perf_counter()
-        widgets: dict[str, tuple[str, str]] = {}
-        warnings, exceptions = [], []
-        try:
-            await self.ws.send(msg.SerializeToString())
-            deadline = started + self.timeout_s
-            for _ in range(100_000):  # bounded: a page sends far fewer messages
-                remaining = deadline - time.perf_counter()
-                if remaining <= 0:
-                    raise asyncio.TimeoutError
-                fwd = ForwardMsg()
-                fwd.ParseFromString(await asyncio.wait_for(self.ws.recv(), remaining))
-                kind_of = fwd.WhichOneof("type")
-                if kind_of == "navigation":
-                    self.pages = {p.url_pathname: p.page_script_hash for p in fwd.navigation.app_pages}
-                    self.page_hash = fwd.navigation.page_script_hash
-                elif kind_of == "page_info_changed":
-                    self.query_string = fwd.page_info_changed.query_string
-                elif kind_of == "delta" and fwd.delta.WhichOneof("type") == "new_element":
-                    self._read_element(fwd.delta.new_element, widgets, warnings, exceptions)
-                elif kind_of == "script_finished":
-                    if fwd.script_finished == ForwardMsg.FINISHED_EARLY_FOR_RERUN:
-                        continue  # a newer run replaced this one; wait for it
-                    break
-        except asyncio.TimeoutError:
-            # The late messages of this run would be mistaken for the next one's: the student gives up.
-            self.stats.timeouts += 1
-            raise GaveUp from None
-        except websockets.ConnectionClosed:
-            self.stats.disconnects += 1
-            raise
-        self.stats.latencies[kind].append(time.perf_counter() - started)
-        # Like the frontend: widgets that were not drawn in this run are forgotten.
-        self.state = {wid: state for wid, state in self.state.items() if wid in widgets}
-        self.stats.exceptions.extend(exceptions)
-        return RunResult(widgets, warnings, exceptions)
-
-    def _read_element(self, el, widgets, warnings, exceptions) -> None:
-        which = el.WhichOneof("type")
-        if which == "exception":
-            exceptions.append(f"{el.exception.type}: {el.exception.message}"[:300])
-            return
-        if which == "alert" and el.alert.format in (Alert.ERROR, Alert.WARNING):
-            warnings.append(el.alert.body)
-        body = getattr(el, which, None) if which else None
-        widget_id = getattr(body, "id", "") if body is not None else ""
-        if widget_id:
-            widgets[widget_id] = (which, getattr(body, "label", ""))
-            if getattr(body, "set_value", False) or widget_id not in self.state:
-                state = widget_value(widget_id, which, body)
-                if state is not None:
-                    self.state[widget_id] = state
-
-    def set_widget(self, key: str, **value) -> bool:
-        """Change the widget with this user key (as typing in it would). False if the app has no such widget."""
-        widget_id = next((wid for wid in self.state if wid.endswith("-" + key)), None)
-        if widget_id is None:
-            self.stats.missing.add(f"widget {key}")
-            return False
-        self.state[widget_id] = WidgetState(id=widget_id, **value)
-        return True
-
-
 async def think(args, rng: random.Random) -> None:
     """A student reading what they just got: --think-s on average (0: the next click comes at once)."""
     if args.think_s > 0:
@@ -409,13 +115,6 @@ async def press_train(s: Session, args, stats: Stats) -> None:
 
 
 # -- one level (N students at once) -----------------------------------------------------------------
-def pct(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    values = sorted(values)
-    return values[min(len(values) - 1, max(0, round(q * (len(values) - 1))))]
-
-
 async def level(n: int, url: str, servers: Servers, args, seed: int) -> dict:
     stats = Stats()
     monitor = Monitor(servers)
@@ -495,7 +194,7 @@ def markdown_table(rows: list[dict]) -> str:
 
 async def measure(args, processes: int) -> list[dict]:
     log_dir = RESULTS.parent
-    with Servers(processes, log_dir, args.options) as servers:
+    with Servers(processes, log_dir, args.options, ports=args.ports) as servers:
         url = f"ws://127.0.0.1:{servers.port}/_stcore/stream"
         # Warm-up: one visit through every page on every process, not recorded (imports, caches, first traces).
         for port in servers.backends:
@@ -531,6 +230,8 @@ def main() -> None:
     parser.add_argument("--think-s", type=float, default=0.0,
                         help="mean pause between one student's clicks (0: clicks back to back, the worst case)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where the JSON goes")
+    parser.add_argument("--ports", type=port_range, default=None, metavar="LO-HI",
+                        help="take the servers' ports from this range (default: any free port)")
     parser.add_argument("--variant", action="append", default=[], metavar="OPTION=VALUE[,...]",
                         help="Streamlit config options for the servers, e.g. runner.postScriptGC=false; repeat to "
                              "measure several variants side by side in one run ('default': the app's own config)")

@@ -25,9 +25,12 @@ if [ "$PROCESSES" -lt 1 ] || [ "$PROCESSES" -gt 16 ]; then echo "--processes mus
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-if [ -z "${STREAMLIT:-}" ]; then
-    if [ -x "$ROOT/.venv/bin/python" ]; then STREAMLIT="$ROOT/.venv/bin/python -m streamlit"; else STREAMLIT="streamlit"; fi
+if [ -z "${PYTHON:-}" ]; then
+    if [ -x "$ROOT/.venv/bin/python" ]; then PYTHON="$ROOT/.venv/bin/python"; else PYTHON="python3"; fi
 fi
+STREAMLIT="${STREAMLIT:-$PYTHON -m streamlit}"
+# Streamlit's built frontend, which nginx serves itself (deploy/nginx.conf, location /static/).
+STATIC="$("$PYTHON" -c 'from streamlit import file_util; print(file_util.get_static_dir())' 2>/dev/null || true)"
 NGINX="${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}"
 [ -x "$NGINX" ] || { echo "nginx not found (Debian: apt-get install -y nginx)" >&2; exit 1; }
 
@@ -54,7 +57,7 @@ for i in $(seq 0 $((PROCESSES - 1))); do
     port=$((BASE_PORT + i))
     STREAMLIT_SERVER_COOKIE_SECRET="$SECRET" \
     $STREAMLIT run app.py --server.headless true --server.address 127.0.0.1 --server.port "$port" \
-        --server.fileWatcherType none --browser.gatherUsageStats false \
+        --browser.gatherUsageStats false \
         >"$WORK/logs/streamlit-$port.log" 2>&1 &
     PIDS+=($!)
     BACKENDS="$BACKENDS        server 127.0.0.1:$port;\n"
@@ -62,13 +65,15 @@ done
 
 # deploy/nginx.conf with this run's backends and listen address.
 CONF="$WORK/nginx.conf"
-awk -v backends="$BACKENDS" -v listen="$LISTEN" '
+awk -v backends="$BACKENDS" -v listen="$LISTEN" -v static="$STATIC" '
     /# BEGIN BACKENDS/ { print; printf "%s", backends; skip = 1; next }
     /# END BACKENDS/   { skip = 0 }
     skip { next }
     /# LISTEN/ { sub(/listen [^;]*;/, "listen " listen ";") }
+    /# STATIC/ && static != "" { sub(/root [^;]*;/, "root " static ";") }
     { print }
 ' "$ROOT/deploy/nginx.conf" >"$CONF"
+[ -n "$STATIC" ] && [ -f "$STATIC/index.html" ] || echo "streamlit's static folder not found: nginx will not serve the frontend" >&2
 
 for i in $(seq 0 $((PROCESSES - 1))); do
     port=$((BASE_PORT + i))
