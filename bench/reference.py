@@ -20,7 +20,8 @@ class ReferenceRun:
     """Model, AdamW(lr) and the tutorial's random batches over the first 90 % of the token ids."""
 
     def __init__(self, ids: torch.Tensor, *, batch_size: int, context_length: int, d_model: int, num_heads: int,
-                 num_blocks: int, dropout: float = 0.1, learning_rate: float = 1e-3, seed: int = 1337):
+                 num_blocks: int, dropout: float = 0.1, learning_rate: float = 1e-3, seed: int = 1337,
+                 device: str = "cpu"):
         torch.manual_seed(seed)
         self.batch_size, self.context_length = batch_size, context_length
         n = int(len(ids) * 0.9)
@@ -28,7 +29,8 @@ class ReferenceRun:
         self.model = TransformerLanguageModel(d_model=d_model, num_heads=num_heads, num_blocks=num_blocks,
                                               context_length=context_length, dropout=dropout,
                                               max_token_value=int(ids.max()) + 1)
-        self.model.train()
+        self.device = torch.device(device)
+        self.model.to(self.device).train()
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=learning_rate)
         self.steps = 0
 
@@ -37,7 +39,7 @@ class ReferenceRun:
         idxs = torch.randint(low=0, high=len(data) - self.context_length, size=(self.batch_size,))
         x = torch.stack([data[i:i + self.context_length] for i in idxs])
         y = torch.stack([data[i + 1:i + self.context_length + 1] for i in idxs])
-        return x, y
+        return x.to(self.device), y.to(self.device)
 
     def step(self) -> float:  # the tutorial's loop body
         xb, yb = self.get_batch()

@@ -102,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--sample-every", type=int, default=0, metavar="N", help="print a sample every N steps")
     train.add_argument("--sample-prompt", default="The customer", help="prompt for the samples")
     train.add_argument("--compile", action="store_true", help="use torch.compile (see README)")
+    train.add_argument("--precision", default="fp32", choices=("fp32", "bf16"),
+                       help="bf16: autocast the forward pass (GPUs with bf16, CPUs with AMX or AVX-512 BF16)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_config_flags(train)
 
@@ -188,7 +190,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             torch.cuda.set_device(local_rank)
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
     try:
-        trainer = Trainer(model_config, train_config, rows, vocab, compile=args.compile,
+        trainer = Trainer(model_config, train_config, rows, vocab, compile=args.compile, precision=args.precision,
                           sample_every=args.sample_every if main else 0, sample_prompt=args.sample_prompt)
         say(f"preset {preset.name}: {trainer.model.num_parameters():,} parameters, vocabulary {vocab.size:,} rows "
             f"({model_config.vocab}), corpus {corpus_name} ({len(rows):,} tokens), device {trainer.device}"
