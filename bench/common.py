@@ -50,7 +50,7 @@ def corpus_text(builtin: bool = False) -> tuple[str, str]:
     if SHARED_TEXTBOOK.exists():
         return SHARED_TEXTBOOK.read_text(encoding="utf-8"), str(SHARED_TEXTBOOK)
     found, warning = corpus.load("sales")
-    return found.text, ("cached sales textbook" if warning is None else "built-in corpus (" + warning + ")")
+    return found.text, ("cached sales textbook" if warning is None else "built-in corpus (" + str(warning) + ")")
 
 
 def median(values: Sequence[float]) -> float:

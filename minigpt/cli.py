@@ -131,7 +131,7 @@ def load_corpus_text(spec: str, say) -> tuple[str, str]:
     if spec in ("sales", "builtin"):
         loaded, message = corpus.load(spec)
         if message:
-            say(message)
+            say(str(message))
         return loaded.name, loaded.text
     path = Path(spec)
     if not path.is_file():

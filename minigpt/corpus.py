@@ -141,13 +141,14 @@ def builtin() -> Corpus:
     return Corpus("builtin", "Built-in sales primer", text)
 
 
-def load(name: str, **kwargs) -> tuple[Corpus, str | None]:
-    """A corpus by name, falling back to the built-in one with a message when the download fails."""
+def load(name: str, **kwargs) -> tuple[Corpus, CorpusError | None]:
+    """A corpus by name, falling back to the built-in one when the download fails. The second value says why
+    (not raised): str() of it is the English sentence, `.text(lang)` the one a page shows."""
     if name == "sales":
         try:
             return sales_textbook(**kwargs), None
         except CorpusError as exc:
-            return builtin(), f"The sales textbook is not available ({exc}) Using the built-in corpus instead."
+            return builtin(), CorpusError("error.corpus_sales_unavailable", why=exc)
     if name == "builtin":
         return builtin(), None
     raise CorpusError("error.corpus_unknown", name=repr(name))

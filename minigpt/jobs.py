@@ -104,7 +104,7 @@ class Progress:
     samples: tuple[SampleReport, ...]            # every sample so far (step, prompt, text)
     attention: tuple[AttentionSnapshot, ...]     # (step, weights [blocks, heads, T, T]), at most ~50
     attention_tokens: tuple[str, ...]            # the snapshot sentence's tokens (axis labels)
-    error: str | None                            # why it failed (e.g. the NaN explanation), else None
+    failure: TextError | None                    # why it failed (e.g. the NaN explanation), else None
 
     @property
     def fraction(self) -> float:
@@ -113,6 +113,11 @@ class Progress:
     @property
     def active(self) -> bool:
         return self.status in ACTIVE
+
+    @property
+    def error(self) -> str | None:
+        """Why it failed, in English (logs, tests); a page shows `text.message(progress.failure, lang)`."""
+        return None if self.failure is None else str(self.failure)
 
     @property
     def latest_eval(self) -> EvalReport | None:
@@ -138,7 +143,7 @@ class TrainingJob:
         self._resume.set()
         self._stop = False
         self._status = QUEUED
-        self._error: str | None = None
+        self._failure: TextError | None = None
         self._step, self._tokens, self._tokens_per_s, self._elapsed = 0, 0, 0.0, 0.0
         self._loss_steps: list[int] = []
         self._losses: list[float] = []
@@ -219,7 +224,7 @@ class TrainingJob:
                 evals=tuple(self._evals), tokens=self._tokens, tokens_per_s=self._tokens_per_s,
                 elapsed_s=self._elapsed, eta_s=self._eta(),
                 sample=self._samples[-1] if self._samples else None, samples=tuple(self._samples),
-                attention=self._attention, attention_tokens=self._attention_tokens, error=self._error,
+                attention=self._attention, attention_tokens=self._attention_tokens, failure=self._failure,
             )
 
     def result(self) -> Checkpoint:
@@ -261,10 +266,11 @@ class TrainingJob:
                     trainer.step()  # under the lock: result() never copies half-updated weights
         except TrainingDiverged as exc:
             with self._lock:
-                self._status, self._error = FAILED, str(exc)
+                self._status, self._failure = FAILED, exc
         except Exception as exc:  # a worker must never die silently: the page shows why
             with self._lock:
-                self._status, self._error = FAILED, f"Training failed: {type(exc).__name__}: {exc}"
+                self._status, self._failure = FAILED, TextError("error.training_failed", kind=type(exc).__name__,
+                                                                detail=str(exc))
         finally:
             with self._lock:
                 self._free()

@@ -29,6 +29,7 @@ import torch.nn as nn
 
 from . import corpus, devices
 from .config import ConfigError, ModelConfig, TrainConfig
+from .text import TextError
 from .model import MiniGPT
 from .sampling import InputError, generate, tokenize
 from .tokenizer import Vocabulary, encode
@@ -39,12 +40,12 @@ DEFAULT_SAMPLE_PROMPT = "The customer"
 DEFAULT_ATTENTION_TEXT = "Build trust with the customer before you talk about the price."
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(TextError, RuntimeError):
     """The loss (or a gradient) became NaN or infinite; the weights are those of the last good step."""
 
-    def __init__(self, message: str, step: int):
-        super().__init__(message)
-        self.step = step
+    def __init__(self, key: str, /, **values):
+        super().__init__(key, **values)
+        self.step = values.get("step")
 
 
 # -- reports ---------------------------------------------------------------------------------------
@@ -333,12 +334,9 @@ class Trainer:
         if not (math.isfinite(loss_value) and math.isfinite(norm_value)):
             self.optimizer.zero_grad(set_to_none=True)
             what = "loss" if not math.isfinite(loss_value) else "gradient"
-            kind = "NaN" if math.isnan(loss_value if what == "loss" else norm_value) else "infinite"
-            raise TrainingDiverged(
-                f"The {what} became {kind} at step {self.step_count + 1}: the learning rate ({lr:g}) is probably "
-                f"too high. Training stopped; the weights are those of step {self.step_count}.",
-                self.step_count + 1,
-            )
+            kind = "nan" if math.isnan(loss_value if what == "loss" else norm_value) else "inf"
+            raise TrainingDiverged(f"error.diverged_{what}_{kind}", step=self.step_count + 1, lr=lr,
+                                   good=self.step_count)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.step_count += 1

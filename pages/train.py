@@ -182,8 +182,8 @@ def progress_ui(j, p) -> None:
     cols[4].metric(t("train.val_loss", lang), f"{latest.val_loss:.3f}" if latest else "–",
                    delta=f"{latest.val_loss - p.evals[0].val_loss:+.3f}" if latest and len(p.evals) > 1 else None,
                    delta_color="inverse")
-    if p.error:
-        st.error(p.error + " " + t("train.diverged_tip", lang))
+    if p.failure:
+        st.error(message(p.failure, lang) + " " + t("train.diverged_tip", lang))
 
 
 def loss_ui(j, p) -> None:

@@ -125,7 +125,7 @@ def test_diverged_training_writes_the_last_good_weights_and_exits_1(capsys, tmp_
 
     def step(self):
         if self.step_count == 2:
-            raise trainer_module.TrainingDiverged("The loss became NaN at step 3: the learning rate is probably too high.", 3)
+            raise trainer_module.TrainingDiverged("error.diverged_loss_nan", step=3, lr=0.5, good=2)
         return real_step(self)
 
     monkeypatch.setattr(trainer_module.Trainer, "step", step)

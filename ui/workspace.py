@@ -83,7 +83,7 @@ def current_corpus(c: Controls) -> tuple[corpus.Corpus, str | None]:
     """The corpus the controls name, with a notice (in the chosen language) when it fell back to the built-in one."""
     if c.corpus == "sales":
         found, why = _sales_corpus()
-        return found, (t("sidebar.notice_no_sales", c.lang, why=message(why, c.lang)) if why else None)
+        return found, (message(why, c.lang) if why else None)
     if c.corpus in ("paste", "upload"):
         text = st.session_state.get(PASTED if c.corpus == "paste" else UPLOADED) or ""
         if text.strip():
