@@ -7,7 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..analysis import as_array
-from ..explain import t
+from ..text import t
 from . import style
 from .labels import escape, escape_all
 
@@ -45,7 +45,7 @@ def attention_lines(
     data.append(go.Scatter(_validate=style.VALIDATE, x=np.full(len(text), 0.5, dtype=np.float32),
                            y=(ys[query] + ys[key]) / 2, mode="markers", marker=dict(size=8, opacity=0), text=text,
                            hovertemplate="%{text}<extra></extra>", showlegend=False))
-    for side, x, pos in ((t("query", lang), 0.0, "middle left"), (t("key", lang), 1.0, "middle right")):
+    for side, x, pos in ((t("ui.query", lang), 0.0, "middle left"), (t("ui.key", lang), 1.0, "middle right")):
         shown = names if focus is None or x else [f"<b>{n}</b>" if i == focus else n for i, n in enumerate(names)]
         data.append(go.Scatter(_validate=style.VALIDATE, x=[x] * T, y=ys, mode="markers+text", text=shown,
                                textposition=pos, textfont=dict(size=style.FONT_SIZE),
@@ -56,8 +56,8 @@ def attention_lines(
                           yaxis=dict(range=[-T + 0.4, 0.9], **hidden), hovermode="closest")
     side_font = dict(size=style.FONT_SIZE + 1)
     layout["annotations"] = [
-        dict(x=0, y=0.8, text=escape(t("query", lang)), showarrow=False, xanchor="right", font=side_font),
-        dict(x=1, y=0.8, text=escape(t("key", lang)), showarrow=False, xanchor="left", font=side_font),
+        dict(x=0, y=0.8, text=escape(t("ui.query", lang)), showarrow=False, xanchor="right", font=side_font),
+        dict(x=1, y=0.8, text=escape(t("ui.key", lang)), showarrow=False, xanchor="left", font=side_font),
     ]
     return go.Figure(_validate=style.VALIDATE, data=data, layout=layout)
 

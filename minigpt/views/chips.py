@@ -6,8 +6,8 @@ from __future__ import annotations
 import html
 from typing import Sequence
 
+from ..text import t
 from .labels import percent, visible_text
-from .training import tr
 
 CHIP_COLOURS = ("#ffe0b2", "#c8e6c9", "#bbdefb", "#f8bbd0", "#fff59d", "#d1c4e9", "#b2ebf2", "#dcedc8")
 PROB_STOPS = ((0.0, "#fde0dd"), (0.1, "#fcc5c0"), (0.25, "#fee391"), (0.5, "#c7e9c0"), (0.75, "#74c476"),
@@ -78,4 +78,4 @@ def probability_legend_html(lang: str = "en") -> str:
         f'<span style="display:inline-block;background:{c};color:#111;padding:1px 8px;margin:0 2px;'
         f'border-radius:4px;border:1px solid rgba(0,0,0,0.15)">≥ {int(p * 100)}%</span>' for p, c in stops
     )
-    return f'<div style="font-size:0.9em;margin:4px 0 8px 0">{html.escape(tr("legend", lang))} {cells}</div>'
+    return f'<div style="font-size:0.9em;margin:4px 0 8px 0">{html.escape(t("train.legend", lang))} {cells}</div>'

@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..analysis import as_array
-from ..explain import t
+from ..text import t
 from . import style
 from .heatmaps import heatmap
 
@@ -30,7 +30,7 @@ def positional_curves(table, dims: Sequence[int], *, lang: str = "en") -> go.Fig
     for n, dim in enumerate(int(d) for d in dims):
         colour = style.CURVE_COLOURS[n % len(style.CURVE_COLOURS)]
         wave = "sin" if dim % 2 == 0 else "cos"
-        name = f"{t('dimension', lang)} {dim} ({wave})"
+        name = f"{t('ui.dimension', lang)} {dim} ({wave})"
         # The notebook's formula: angle = position / 10000^(2i / d_model) for the pair i = dim // 2.
         angle = smooth * math.exp(-(dim - dim % 2) * math.log(10000.0) / d_model)
         data.append(go.Scatter(_validate=style.VALIDATE, x=smooth, y=np.sin(angle) if wave == "sin" else np.cos(angle),
@@ -40,12 +40,12 @@ def positional_curves(table, dims: Sequence[int], *, lang: str = "en") -> go.Fig
         data.append(go.Scatter(_validate=style.VALIDATE,
             x=positions, y=z[:, dim], mode="markers", marker=dict(color=colour, size=9), name=name,
             legendgroup=name,
-            hovertemplate=f"{t('position', lang)} %{{x}}<br>%{{y:.4f}}<extra>{t('dimension', lang)} {dim}</extra>",
+            hovertemplate=f"{t('ui.position', lang)} %{{x}}<br>%{{y:.4f}}<extra>{t('ui.dimension', lang)} {dim}</extra>",
         ))
     layout = style.layout(
-        t("positional_curves_title", lang), 420,
-        xaxis=dict(style.axis_text(t("position", lang)), zeroline=False),
-        yaxis=dict(style.axis_text(t("value", lang)), range=[-1.1, 1.1], zeroline=True),
+        t("ui.positional_curves_title", lang), 420,
+        xaxis=dict(style.axis_text(t("ui.position", lang)), zeroline=False),
+        yaxis=dict(style.axis_text(t("ui.value", lang)), range=[-1.1, 1.1], zeroline=True),
     )
     layout["legend"] = dict(orientation="v", x=1.01, xanchor="left", y=1.0, font=dict(size=style.FONT_SIZE))
     return go.Figure(_validate=style.VALIDATE, data=data, layout=layout)
@@ -59,7 +59,7 @@ def position_similarity(table, *, lang: str = "en") -> go.Figure:
     unit = z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
     sim = (unit @ unit.T).astype(np.float32)
     names = [str(i) for i in range(z.shape[0])]
-    return heatmap(sim, x_labels=names, y_labels=names, title=t("position_similarity_title", lang),
-                   x_title=t("position", lang), y_title=t("position", lang), signed=True, zmin=-1.0, zmax=1.0,
+    return heatmap(sim, x_labels=names, y_labels=names, title=t("ui.position_similarity_title", lang),
+                   x_title=t("ui.position", lang), y_title=t("ui.position", lang), signed=True, zmin=-1.0, zmax=1.0,
                    lang=lang)
 

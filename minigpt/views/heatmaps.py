@@ -14,7 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..analysis import as_array, top_vocab_rows
-from ..explain import t
+from ..text import t
 from ..stages import block_of, spec_of
 from . import style
 from .labels import escape, escape_all, vocab_label
@@ -37,10 +37,10 @@ def _masked_trace(
     return go.Heatmap(_validate=style.VALIDATE,
         z=cells, x=x, y=y,
         colorscale=[[0, style.MASKED_GREY], [1, style.MASKED_GREY]], zmin=0, zmax=1, showscale=False,
-        name=escape(t("masked_legend", lang)), showlegend=showlegend, legendgroup="masked",
+        name=escape(t("ui.masked_legend", lang)), showlegend=showlegend, legendgroup="masked",
         text=np.where(mask, "−∞", "") if small else None, texttemplate="%{text}" if small else None,
         textfont=dict(color="white", size=style.FONT_SIZE - 2),
-        hovertemplate="%{y}<br>%{x}<br>" + escape(t("masked_hover", lang)) + "<extra></extra>",
+        hovertemplate="%{y}<br>%{x}<br>" + escape(t("ui.masked_hover", lang)) + "<extra></extra>",
         **where,
     )
 
@@ -105,18 +105,18 @@ def _mask_figure(mask, labels: list[str], title: str, lang: str) -> go.Figure:
     z = as_array(mask)
     style.check_2d(z, labels, labels)
     y = x = escape_all(labels)
-    words = np.where(z > 0.5, t("masked_hover", lang), t("visible", lang))
+    words = np.where(z > 0.5, t("ui.masked_hover", lang), t("ui.visible", lang))
     trace = go.Heatmap(_validate=style.VALIDATE,
         z=z, x=x, y=y, zmin=0, zmax=1, customdata=words,
         colorscale=[[0, style.MASK_VISIBLE], [0.5, style.MASK_VISIBLE], [0.5, style.MASKED_GREY],
                     [1, style.MASKED_GREY]],
-        colorbar=dict(tickvals=[0.25, 0.75], ticktext=[escape(t("visible", lang)), escape(t("masked", lang))],
+        colorbar=dict(tickvals=[0.25, 0.75], ticktext=[escape(t("ui.visible", lang)), escape(t("ui.masked", lang))],
                       thickness=16, len=0.5, tickfont=dict(size=style.FONT_SIZE)),
         xgap=1, ygap=1,
-        hovertemplate=f"{escape(t('query', lang))}: %{{y}}<br>{escape(t('key', lang))}: %{{x}}<br>"
+        hovertemplate=f"{escape(t('ui.query', lang))}: %{{y}}<br>{escape(t('ui.key', lang))}: %{{x}}<br>"
                       "%{customdata}<extra></extra>",
     )
-    xaxis, yaxis = style.axis(t("key", lang), x, angle=-60), style.axis(t("query", lang), y, reverse=True)
+    xaxis, yaxis = style.axis(t("ui.key", lang), x, angle=-60), style.axis(t("ui.query", lang), y, reverse=True)
     style.make_square(xaxis, yaxis)
     layout = style.layout(title, style.figure_height(len(labels), None, square=True), xaxis=xaxis, yaxis=yaxis)
     return go.Figure(_validate=style.VALIDATE, data=[trace], layout=layout)
@@ -140,11 +140,11 @@ def stage_title(trace, name: str, *, batch: int | None = None, head: int | None 
     parts = [spec.title(lang)]
     block = block_of(name)
     if block is not None:
-        parts.append(f"{t('block', lang)} {block}")
+        parts.append(f"{t('ui.block', lang)} {block}")
     if head is not None:
-        parts.append(f"{t('head', lang)} {head}")
+        parts.append(f"{t('ui.head', lang)} {head}")
     if batch is not None:
-        parts.append(f"{t('batch row', lang)} {batch}")
+        parts.append(f"{t('ui.batch row', lang)} {batch}")
     return " · ".join(parts) + "\n" + trace.shape_label(name)
 
 
@@ -181,7 +181,7 @@ def stage_slice(
     axes = spec.axes
     if spec.key == "attn.mask":
         labels = _row_labels(labels, batch, tensor.shape[0])
-        return StageSlice(name, as_array(tensor), labels, labels, t("key", lang), t("query", lang),
+        return StageSlice(name, as_array(tensor), labels, labels, t("ui.key", lang), t("ui.query", lang),
                           stage_title(trace, name, lang=lang), None)
     if axes[0] == "batch":
         if not 0 <= batch < tensor.shape[0]:
@@ -195,7 +195,7 @@ def stage_slice(
     shown_batch = batch if axes[0] == "batch" else None
     title = stage_title(trace, name, batch=shown_batch, head=shown_head, lang=lang)
     labels = _row_labels(labels, batch, tensor.shape[0])
-    y_title = t(axes[-2], lang)
+    y_title = t(f"ui.{axes[-2]}", lang)
     signed = spec.sign == "signed"
     values = as_array(tensor)
     if axes[-1] == "vocab":
@@ -203,12 +203,12 @@ def stage_slice(
             raise ValueError(f"The {name} view needs the vocabulary to label its columns (pass vocab=...).")
         total = values.shape[-1]
         rows = top_vocab_rows(trace["probs"][batch], max_columns or total)
-        x_title = t("vocab_top", lang).format(n=len(rows), total=total)
+        x_title = t("ui.vocab_top", lang).format(n=len(rows), total=total)
         return StageSlice(name, values[:, rows], labels, [vocab_label(vocab, r) for r in rows], x_title, y_title,
                           title, signed)
     if axes[-1] == "key":
-        return StageSlice(name, values, labels, labels, t("key", lang), y_title, title, signed)
-    return StageSlice(name, values, labels, list(range(values.shape[-1])), t(axes[-1], lang), y_title, title, signed)
+        return StageSlice(name, values, labels, labels, t("ui.key", lang), y_title, title, signed)
+    return StageSlice(name, values, labels, list(range(values.shape[-1])), t(f"ui.{axes[-1]}", lang), y_title, title, signed)
 
 
 def stage_heatmap(trace, name: str, *, labels, batch: int = 0, head: int = 0, lang: str = "en", max_columns: int = 64,
@@ -313,8 +313,8 @@ def head_grid(
     y = escape_all(labels)
     x = y if spec.axes[-1] == "key" else list(range(width))
     return _panels(
-        list(z_all), [f"{t('head', lang)} {h}" for h in range(heads)], x=x, y=y,
-        x_title=t(spec.axes[-1], lang), y_title=t(spec.axes[-2], lang),
+        list(z_all), [f"{t('ui.head', lang)} {h}" for h in range(heads)], x=x, y=y,
+        x_title=t(f"ui.{spec.axes[-1]}", lang), y_title=t(f"ui.{spec.axes[-2]}", lang),
         signed=spec.sign == "signed", cols=min(heads, 4),
         title=stage_title(trace, name, batch=batch, lang=lang), lang=lang, row_height=max(260, 28 * T),
     )

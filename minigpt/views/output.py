@@ -10,10 +10,9 @@ import plotly.graph_objects as go
 import torch
 
 from ..analysis import as_array
-from ..explain import t
+from ..text import t
 from . import style
 from .labels import escape, escape_all, percent, shorten, token_labels, visible_text, vocab_label
-from .training import tr
 
 
 def topk_bars(probs_1d, vocab, *, k: int = 10, title: str = "", lang: str = "en") -> go.Figure:
@@ -32,8 +31,8 @@ def topk_bars(probs_1d, vocab, *, k: int = 10, title: str = "", lang: str = "en"
     )
     top_value = float(values.max()) if values.size else 1.0
     layout = style.layout(
-        title or t("next token", lang), max(300, 120 + 34 * len(rows)),
-        xaxis=dict(style.axis_text(t("probability", lang)), tickformat=".3~%", range=[0, top_value * 1.2 or 1]),
+        title or t("ui.next token", lang), max(300, 120 + 34 * len(rows)),
+        xaxis=dict(style.axis_text(t("ui.probability", lang)), tickformat=".3~%", range=[0, top_value * 1.2 or 1]),
         yaxis=dict(type="category", autorange="reversed", automargin=True, tickfont=dict(size=style.FONT_SIZE)),
     )
     return go.Figure(_validate=style.VALIDATE, data=[trace], layout=layout)
@@ -55,12 +54,12 @@ def token_loss_bar(
     targets = [visible_text(s) for s in target_texts]
     trace = go.Bar(_validate=style.VALIDATE,
         x=escape_all(labels), y=losses, customdata=escape_all(targets), marker=dict(color="#d95f02"),
-        hovertemplate="%{x} → %{customdata}<br>" + escape(t("loss", lang)) + " %{y:.4f}<extra></extra>",
+        hovertemplate="%{x} → %{customdata}<br>" + escape(t("ui.loss", lang)) + " %{y:.4f}<extra></extra>",
     )
     layout = style.layout(
-        title or t("token_loss_title", lang), 420,
-        xaxis=style.axis(t("position", lang), labels, angle=-60 if len(labels) > 8 else None),
-        yaxis=dict(style.axis_text(t("loss", lang)), rangemode="tozero"),
+        title or t("ui.token_loss_title", lang), 420,
+        xaxis=style.axis(t("ui.position", lang), labels, angle=-60 if len(labels) > 8 else None),
+        yaxis=dict(style.axis_text(t("ui.loss", lang)), rangemode="tozero"),
     )
     fig = go.Figure(_validate=style.VALIDATE, data=[trace], layout=layout)
     if uniform_loss is not None:
@@ -80,20 +79,20 @@ def candidate_bars(candidates: Sequence, *, chosen_id: int | None = None, title:
     sample_p = np.array([c.sample_prob for c in candidates], dtype=np.float32)
     data = [
         go.Bar(_validate=style.VALIDATE, x=model_p, y=names, orientation="h",
-               name=escape(t("model probability", lang)),
+               name=escape(t("ui.model probability", lang)),
                marker=dict(color="#9ecae1"), text=[percent(v) for v in model_p], textposition="outside",
                cliponaxis=False,
-               hovertemplate="%{y}<br>%{x:.3%}<extra>" + escape(t("model probability", lang)) + "</extra>"),
+               hovertemplate="%{y}<br>%{x:.3%}<extra>" + escape(t("ui.model probability", lang)) + "</extra>"),
         go.Bar(_validate=style.VALIDATE, x=sample_p, y=names, orientation="h",
-               name=escape(t("sampling probability", lang)),
+               name=escape(t("ui.sampling probability", lang)),
                marker=dict(color="#2a788e"), text=[percent(v) for v in sample_p], textposition="outside",
                cliponaxis=False,
-               hovertemplate="%{y}<br>%{x:.3%}<extra>" + escape(t("sampling probability", lang)) + "</extra>"),
+               hovertemplate="%{y}<br>%{x:.3%}<extra>" + escape(t("ui.sampling probability", lang)) + "</extra>"),
     ]
     top = float(max(model_p.max(initial=0), sample_p.max(initial=0))) or 1.0
     layout = style.layout(
-        title or t("next token", lang), max(300, 140 + 52 * len(names)), barmode="group",
-        xaxis=dict(style.axis_text(t("probability", lang)), tickformat=".3~%", range=[0, top * 1.25]),
+        title or t("ui.next token", lang), max(300, 140 + 52 * len(names)), barmode="group",
+        xaxis=dict(style.axis_text(t("ui.probability", lang)), tickformat=".3~%", range=[0, top * 1.25]),
         yaxis=dict(type="category", autorange="reversed", automargin=True, tickfont=dict(size=style.FONT_SIZE)),
     )
     return go.Figure(_validate=style.VALIDATE, data=data, layout=layout)
@@ -103,7 +102,7 @@ def candidate_bars(candidates: Sequence, *, chosen_id: int | None = None, title:
 
 def candidates_figure(step, position: int, *, lang: str = "en") -> go.Figure:
     """The candidates of one generation step (model vs sampling probability), the chosen one ticked."""
-    title = tr("candidates_title", lang).format(pos=position + 1, token=visible_text(step.text))
+    title = t("train.candidates_title", lang).format(pos=position + 1, token=visible_text(step.text))
     return candidate_bars(step.candidates, chosen_id=step.token_id, title=title, lang=lang)
 
 
@@ -116,13 +115,13 @@ def true_token_probs(untrained_p_true: Sequence[float], trained_p_true: Sequence
         raise ValueError(f"{a.size} and {b.size} probabilities for {len(labels)} labels.")
     # html.escape with its default quote=True, as this figure always did (labels.escape leaves quotes as typed).
     names = [html.escape(x) for x in token_labels(labels)]
-    data = [go.Bar(_validate=style.VALIDATE, x=names, y=a, name=html.escape(tr("untrained", lang)),
+    data = [go.Bar(_validate=style.VALIDATE, x=names, y=a, name=html.escape(t("train.untrained", lang)),
                    marker=dict(color="#9ecae1"),
                    hovertemplate="%{x}<br>%{y:.2%}<extra></extra>"),
-            go.Bar(_validate=style.VALIDATE, x=names, y=b, name=html.escape(tr("trained", lang)),
+            go.Bar(_validate=style.VALIDATE, x=names, y=b, name=html.escape(t("train.trained", lang)),
                    marker=dict(color="#d55e00"),
                    hovertemplate="%{x}<br>%{y:.2%}<extra></extra>")]
-    layout = style.layout(tr("p_true_title", lang), 420, barmode="group",
-                          xaxis=style.axis(tr("position", lang), names, angle=-60 if len(names) > 8 else None),
-                          yaxis=dict(style.axis_text(tr("probability", lang)), tickformat=".0%", range=[0, 1]))
+    layout = style.layout(t("train.p_true_title", lang), 420, barmode="group",
+                          xaxis=style.axis(t("train.position", lang), names, angle=-60 if len(names) > 8 else None),
+                          yaxis=dict(style.axis_text(t("train.probability", lang)), tickformat=".0%", range=[0, 1]))
     return go.Figure(_validate=style.VALIDATE, data=data, layout=layout)

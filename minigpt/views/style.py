@@ -12,7 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import get_colorscale
 
-from ..explain import t
+from ..text import t
 from .labels import escape
 
 FONT_SIZE = 15
@@ -111,6 +111,6 @@ def axis(title: str, labels: Sequence | None, *, reverse: bool = False, angle: i
 def add_uniform_line(fig: go.Figure, uniform_loss: float, *, dash: str, lang: str) -> None:
     """A horizontal line at ln(V), the loss of a uniform guess, labelled."""
     fig.add_hline(y=float(uniform_loss), line=dict(color="#444", dash=dash, width=2),
-                  annotation_text=escape(t("uniform_guess", lang).format(loss=float(uniform_loss))),
+                  annotation_text=escape(t("ui.uniform_guess", lang).format(loss=float(uniform_loss))),
                   annotation_position="top right", annotation_font_size=FONT_SIZE - 1,
                   annotation_bgcolor="rgba(255,255,255,0.85)")

@@ -9,9 +9,8 @@ import pandas as pd
 import torch
 
 from .. import analysis
-from ..explain import t
+from ..text import t
 from .labels import percent, visible_text
-from .training import tr
 
 
 def topk_table(probs_2d, vocab, labels: Sequence[str], *, k: int = 5, lang: str = "en") -> pd.DataFrame:
@@ -20,13 +19,13 @@ def topk_table(probs_2d, vocab, labels: Sequence[str], *, k: int = 5, lang: str 
     if p.dim() != 2 or p.shape[0] != len(labels):
         raise ValueError(f"topk_table needs [positions, vocab] probabilities for {len(labels)} labels, got {tuple(p.shape)}.")
     top = torch.topk(p.float(), min(int(k), p.shape[1]), dim=1)
-    table = {t("input token", lang): list(labels), t("next token", lang): [], t("probability", lang): []}
+    table = {t("ui.input token", lang): list(labels), t("ui.next token", lang): [], t("ui.probability", lang): []}
     ranks = [f"#{r + 1}" for r in range(top.indices.shape[1])]
     for rank in ranks:
         table[rank] = []
     for values, rows in zip(top.values.tolist(), top.indices.tolist()):
-        table[t("next token", lang)].append(visible_text(vocab.row_text(rows[0])))
-        table[t("probability", lang)].append(values[0])
+        table[t("ui.next token", lang)].append(visible_text(vocab.row_text(rows[0])))
+        table[t("ui.probability", lang)].append(values[0])
         for rank, value, row in zip(ranks, values, rows):
             table[rank].append(f"{visible_text(vocab.row_text(row))} ({percent(value)})")
     return pd.DataFrame(table)
@@ -36,11 +35,11 @@ def layernorm_table(before_2d, after_2d, labels: Sequence[str], *, lang: str = "
     """Per position mean and (population) std of a vector before and after LayerNorm: after ≈ 0 and ≈ 1."""
     stats = analysis.layernorm_stats(before_2d, after_2d, len(labels))
     return pd.DataFrame({
-        t("token", lang): list(labels),
-        t("mean before", lang): stats.mean_before,
-        t("std before", lang): stats.std_before,
-        t("mean after", lang): stats.mean_after,
-        t("std after", lang): stats.std_after,
+        t("ui.token", lang): list(labels),
+        t("ui.mean before", lang): stats.mean_before,
+        t("ui.std before", lang): stats.std_before,
+        t("ui.mean after", lang): stats.mean_after,
+        t("ui.std after", lang): stats.std_after,
     })
 
 
@@ -59,12 +58,12 @@ def prediction_diff(untrained_probs, trained_probs, untrained_vocab, trained_voc
     text_a = [untrained_vocab.row_text(int(r)) for r in rows_a]
     text_b = [trained_vocab.row_text(int(r)) for r in rows_b]
     return pd.DataFrame({
-        tr("position", lang): list(labels),
-        tr("untrained_guess", lang): [f"{visible_text(s)} ({percent(float(p))})"
+        t("train.position", lang): list(labels),
+        t("train.untrained_guess", lang): [f"{visible_text(s)} ({percent(float(p))})"
                                       for s, p in zip(text_a, a.max(axis=1))],
-        tr("trained_guess", lang): [f"{visible_text(s)} ({percent(float(p))})"
+        t("train.trained_guess", lang): [f"{visible_text(s)} ({percent(float(p))})"
                                     for s, p in zip(text_b, b.max(axis=1))],
-        tr("changed", lang): [x != y for x, y in zip(text_a, text_b)],
+        t("train.changed", lang): [x != y for x, y in zip(text_a, text_b)],
     })
 
 
@@ -76,7 +75,7 @@ def shift_table(token_ids, target_ids, texts_of, *, lang: str = "en") -> pd.Data
     ids = list(token_ids)
     targets = list(target_ids) if target_ids is not None else ids[1:] + [None]
     return pd.DataFrame({
-        t("position", lang): list(range(len(ids))),
+        t("ui.position", lang): list(range(len(ids))),
         "x id": ids,
         "x": [visible_text(texts_of(i)) for i in ids],
         "→ y": ["?" if j is None else visible_text(texts_of(j)) for j in targets],
