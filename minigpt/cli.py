@@ -285,7 +285,7 @@ def cmd_presets(args: argparse.Namespace) -> int:
     from . import presets
 
     for preset in presets.PRESETS.values():
-        print(f"{preset.name:10} {preset.description_en}\n{'':10} {preset.description_zh}")
+        print(f"{preset.name:10} {preset.description('en')}\n{'':10} {preset.description('zh')}")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Named training setups: a (ModelConfig, TrainConfig) pair with a one-line description in en and zh.
+"""Named training setups: a (ModelConfig, TrainConfig) pair, described in the text catalogue (preset.<name>).
 
     from minigpt import presets
     preset = presets.get("lecture")
@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .config import ConfigError, ModelConfig, TrainConfig
+from .text import t
 
 
 @dataclass(frozen=True)
@@ -16,11 +17,10 @@ class Preset:
     name: str
     model: ModelConfig
     train: TrainConfig
-    description_en: str
-    description_zh: str
 
-    def description(self, language: str = "en") -> str:
-        return self.description_zh if language == "zh" else self.description_en
+    def description(self, lang: str = "en") -> str:
+        """One line on what this preset is for (the catalogue's preset.<name>)."""
+        return t(f"preset.{self.name}", lang)
 
 
 PRESETS: dict[str, Preset] = {
@@ -33,8 +33,6 @@ PRESETS: dict[str, Preset] = {
                         norm="pre", qkv_bias=False, vocab="full", seed=1337),
             TrainConfig(batch_size=4, learning_rate=1e-3, steps=5000, eval_interval=50, eval_batches=20,
                         grad_clip=0.0, weight_decay=0.01, warmup_steps=0, lr_schedule="constant", seed=1337),
-            "The tutorial's training script: 8 pre-LN blocks, d_model 64, full vocabulary, 5,000 steps of batch 4.",
-            "教程配套训练脚本：8 个 pre-LN 块，d_model 64，完整词表，batch 4 训练 5000 步。",
         ),
         Preset(
             "lecture",
@@ -43,8 +41,6 @@ PRESETS: dict[str, Preset] = {
                         norm="pre", qkv_bias=True, vocab="compact", seed=1337),
             TrainConfig(batch_size=16, learning_rate=3e-3, steps=300, eval_interval=50, eval_batches=10,
                         grad_clip=1.0, weight_decay=0.01, warmup_steps=20, lr_schedule="cosine", seed=1337),
-            "For class: a small model on the compact vocabulary whose loss visibly falls in under a minute on a laptop.",
-            "课堂演示：紧凑词表上的小模型，在笔记本电脑上不到一分钟就能看到损失明显下降。",
         ),
         Preset(
             "notebook",
@@ -53,8 +49,6 @@ PRESETS: dict[str, Preset] = {
                         norm="post", qkv_bias=True, vocab="compact", seed=1337),
             TrainConfig(batch_size=4, learning_rate=1e-3, steps=500, eval_interval=50, eval_batches=10,
                         grad_clip=1.0, weight_decay=0.01, seed=1337),
-            "The notebook's block: one post-LN block with batch 4, context 16, d_model 64 and 4 heads.",
-            "Notebook 中的模型：一个 post-LN 块，batch 4，上下文 16，d_model 64，4 个头。",
         ),
         Preset(
             "fast-cpu",
@@ -65,8 +59,6 @@ PRESETS: dict[str, Preset] = {
                         norm="pre", qkv_bias=True, vocab="compact", seed=1337),
             TrainConfig(batch_size=32, learning_rate=3e-3, steps=300, eval_interval=50, eval_batches=10,
                         grad_clip=1.0, weight_decay=0.1, warmup_steps=30, lr_schedule="cosine", seed=1337),
-            "Best quality per CPU second: compact vocabulary, pre-LN, larger batch and context, warm-up + cosine.",
-            "CPU 上单位时间效果最好：紧凑词表，pre-LN，更大的 batch 和上下文，预热 + 余弦衰减。",
         ),
     )
 }

@@ -152,5 +152,5 @@ def test_presets_lists_every_preset_in_both_languages(capsys):
     assert cli.main(["presets"]) == 0
     out = capsys.readouterr().out
     for preset in presets.PRESETS.values():
-        assert preset.name in out and preset.description_en in out and preset.description_zh in out
+        assert preset.name in out and preset.description("en") in out and preset.description("zh") in out
     assert cli.main([]) == 2
