@@ -23,45 +23,32 @@ class Preset:
         return t(f"preset.{self.name}", lang)
 
 
-PRESETS: dict[str, Preset] = {
-    preset.name: preset
-    for preset in (
-        Preset(
-            "tutorial",
-            # The tutorial's companion training script, value for value.
-            ModelConfig(context_length=16, d_model=64, num_heads=4, num_blocks=8, ffn_mult=4, dropout=0.1,
-                        norm="pre", qkv_bias=False, vocab="full", seed=1337),
-            TrainConfig(batch_size=4, learning_rate=1e-3, steps=5000, eval_interval=50, eval_batches=20,
-                        grad_clip=0.0, weight_decay=0.01, warmup_steps=0, lr_schedule="constant", seed=1337),
-        ),
-        Preset(
-            "lecture",
-            # Measured on a 2-core CPU: the loss visibly falls (about 8 to 5 on the sales textbook) in well under a minute.
-            ModelConfig(context_length=32, d_model=64, num_heads=4, num_blocks=2, ffn_mult=4, dropout=0.0,
-                        norm="pre", qkv_bias=True, vocab="compact", seed=1337),
-            TrainConfig(batch_size=16, learning_rate=3e-3, steps=300, eval_interval=50, eval_batches=10,
-                        grad_clip=1.0, weight_decay=0.01, warmup_steps=20, lr_schedule="cosine", seed=1337),
-        ),
-        Preset(
-            "notebook",
-            # The notebook's own numbers: one post-LN block, batch 4, context 16, d_model 64, 4 heads.
-            ModelConfig(context_length=16, d_model=64, num_heads=4, num_blocks=1, ffn_mult=4, dropout=0.0,
-                        norm="post", qkv_bias=True, vocab="compact", seed=1337),
-            TrainConfig(batch_size=4, learning_rate=1e-3, steps=500, eval_interval=50, eval_batches=10,
-                        grad_clip=1.0, weight_decay=0.01, seed=1337),
-        ),
-        Preset(
-            "fast-cpu",
-            # Best time-to-quality found on a 2-core CPU (see README, "Training from the terminal"): on the
-            # sales textbook (78k compact tokens) longer runs overfit (600 steps: val 4.71 vs 4.52 at 300)
-            # and dropout 0.1 was worse at 300 steps (4.59); a wider model beats the lecture one per second.
-            ModelConfig(context_length=64, d_model=128, num_heads=4, num_blocks=2, ffn_mult=4, dropout=0.0,
-                        norm="pre", qkv_bias=True, vocab="compact", seed=1337),
-            TrainConfig(batch_size=32, learning_rate=3e-3, steps=300, eval_interval=50, eval_batches=10,
-                        grad_clip=1.0, weight_decay=0.1, warmup_steps=30, lr_schedule="cosine", seed=1337),
-        ),
-    )
-}
+# What every preset shares unless it says otherwise (the notebook's d_model 64, 4 heads and seed 1337).
+_MODEL = dict(d_model=64, num_heads=4, ffn_mult=4, dropout=0.0, norm="pre", qkv_bias=True, vocab="compact", seed=1337)
+_TRAIN = dict(eval_interval=50, eval_batches=10, grad_clip=1.0, weight_decay=0.01, seed=1337)
+
+
+def _preset(name: str, model: dict, train: dict) -> Preset:
+    return Preset(name, ModelConfig(**(_MODEL | model)), TrainConfig(**(_TRAIN | train)))
+
+
+PRESETS: dict[str, Preset] = {p.name: p for p in (
+    # The tutorial's companion training script, value for value.
+    _preset("tutorial", dict(context_length=16, num_blocks=8, dropout=0.1, qkv_bias=False, vocab="full"),
+            dict(batch_size=4, learning_rate=1e-3, steps=5000, eval_batches=20, grad_clip=0.0, warmup_steps=0,
+                 lr_schedule="constant")),
+    # Measured on a 2-core CPU: the loss visibly falls (about 8 to 5 on the sales textbook) in well under a minute.
+    _preset("lecture", dict(context_length=32, num_blocks=2),
+            dict(batch_size=16, learning_rate=3e-3, steps=300, warmup_steps=20, lr_schedule="cosine")),
+    # The notebook's own numbers: one post-LN block, batch 4, context 16, d_model 64, 4 heads.
+    _preset("notebook", dict(context_length=16, num_blocks=1, norm="post"),
+            dict(batch_size=4, learning_rate=1e-3, steps=500)),
+    # Best time-to-quality found on a 2-core CPU (see README, "Training from the terminal"): on the sales textbook
+    # (78k compact tokens) longer runs overfit (600 steps: val 4.71 vs 4.52 at 300) and dropout 0.1 was worse at
+    # 300 steps (4.59); a wider model beats the lecture one per second.
+    _preset("fast-cpu", dict(context_length=64, d_model=128, num_blocks=2),
+            dict(batch_size=32, learning_rate=3e-3, steps=300, weight_decay=0.1, warmup_steps=30, lr_schedule="cosine")),
+)}
 
 
 def names() -> list[str]:
