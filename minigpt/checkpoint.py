@@ -5,6 +5,7 @@ read with `torch.load(weights_only=True)`, which refuses to run code, and mapped
 """
 from __future__ import annotations
 
+import copy
 import io
 import json
 import os
@@ -47,6 +48,18 @@ class Checkpoint:
         """Optimizer steps behind these weights (the Trainer's train_state["steps"]); None if the file does not say."""
         steps = self.train_state.get("steps") if isinstance(self.train_state, dict) else None
         return steps if isinstance(steps, int) and not isinstance(steps, bool) else None
+
+
+def copy_of(source: Checkpoint | MiniGPT, vocab: Vocabulary | None = None, train_state: dict | None = None) -> Checkpoint:
+    """A Checkpoint that owns a CPU copy of the weights (eval mode): of a checkpoint, or of a live model (a
+    training model on any device) with its vocabulary and train state. Nothing is shared with the source."""
+    if isinstance(source, Checkpoint):
+        source, vocab, train_state, origin = source.model, source.vocab, source.train_state, source.source
+    else:
+        origin = "minigpt"
+    model = MiniGPT(source.config, vocab.size)
+    model.load_state_dict({k: v.detach().to("cpu") for k, v in source.state_dict().items()})
+    return Checkpoint(model.eval(), vocab, copy.deepcopy(train_state or {}), origin)
 
 
 # -- saving ---------------------------------------------------------------------------------------

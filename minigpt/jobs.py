@@ -23,11 +23,11 @@ from typing import Callable
 
 import torch
 
-from .checkpoint import Checkpoint
+from .checkpoint import Checkpoint, copy_of
 from .config import ModelConfig, TrainConfig, parameter_count
 from .text import TextError
 from .tokenizer import Vocabulary
-from .trainer import AttentionSnapshot, EvalReport, SampleReport, StepReport, Trainer, TrainingDiverged
+from .trainer import AttentionSnapshot, EvalReport, SampleReport, Trainer, TrainingDiverged
 
 QUEUED, RUNNING, PAUSED, FINISHED, STOPPED, FAILED = "queued", "running", "paused", "finished", "stopped", "failed"
 ACTIVE = (QUEUED, RUNNING, PAUSED)  # these hold a training slot (a paused job keeps its model in memory)
@@ -137,27 +137,16 @@ class TrainingJob:
         self._before_step = before_step or (lambda job, steps_done: None)
         self.name = name or f"job{self.id}"
         self.model_config, self.train_config, self.vocab = trainer.model_config, trainer.config, trainer.vocab
-        self._trainer: Trainer | None = trainer
+        self._trainer: Trainer | None = trainer  # None once freed (model and optimizer dropped)
+        self._record = trainer                    # its history, read under the lock, kept after it is freed
         self._lock = threading.Lock()         # guards every field below and the weights during a step
         self._resume = threading.Event()      # set = may run; cleared by pause()
         self._resume.set()
         self._stop = False
         self._status = QUEUED
         self._failure: TextError | None = None
-        self._step, self._tokens, self._tokens_per_s, self._elapsed = 0, 0, 0.0, 0.0
-        self._loss_steps: list[int] = []
-        self._losses: list[float] = []
-        self._lrs: list[float] = []
-        self._evals: list[EvalReport] = []
-        self._samples: list[SampleReport] = []
-        self._attention: tuple[AttentionSnapshot, ...] = ()
-        self._attention_tokens = tuple(getattr(trainer, "attention_tokens", ()))
         self._final: Checkpoint | None = None  # kept when the trainer is freed
         self._thread = threading.Thread(target=self._work, name=f"{THREAD_PREFIX}-{self.name}", daemon=True)
-        trainer.add_callback("step", self._on_step)
-        trainer.add_callback("eval", self._on_eval)
-        trainer.add_callback("sample", self._on_sample)
-        trainer.add_callback("attention", self._on_attention)
 
     # -- control (any thread) ---------------------------------------------------------------------
     def start(self) -> "TrainingJob":
@@ -211,20 +200,20 @@ class TrainingJob:
             return self._eta()
 
     def _eta(self) -> float | None:
-        if self._status not in (QUEUED, RUNNING) or self._step == 0:
-            return None
-        return (self.train_config.steps - self._step) * self._elapsed / self._step
+        return self._record.eta_s() if self._status in (QUEUED, RUNNING) else None
 
     # -- reading (any thread) --------------------------------------------------------------------
     def snapshot(self) -> Progress:
         with self._lock:
+            r = self._record  # the trainer's own history: nothing is mirrored field by field
             return Progress(
-                status=self._status, step=self._step, total=self.train_config.steps,
-                loss_steps=tuple(self._loss_steps), losses=tuple(self._losses), lrs=tuple(self._lrs),
-                evals=tuple(self._evals), tokens=self._tokens, tokens_per_s=self._tokens_per_s,
-                elapsed_s=self._elapsed, eta_s=self._eta(),
-                sample=self._samples[-1] if self._samples else None, samples=tuple(self._samples),
-                attention=self._attention, attention_tokens=self._attention_tokens, failure=self._failure,
+                status=self._status, step=r.step_count, total=self.train_config.steps,
+                loss_steps=tuple(r.history["step"]), losses=tuple(r.history["loss"]), lrs=tuple(r.history["lr"]),
+                evals=tuple(r.evals), tokens=r.tokens, tokens_per_s=r.tokens_per_s,
+                elapsed_s=r.elapsed, eta_s=self._eta(),
+                sample=r.samples[-1] if r.samples else None, samples=tuple(r.samples),
+                attention=tuple(r.attention), attention_tokens=tuple(getattr(r, "attention_tokens", ())),
+                failure=self._failure,
             )
 
     def result(self) -> Checkpoint:
@@ -235,9 +224,8 @@ class TrainingJob:
             final = self._final
         if final is None:
             raise RuntimeError("This job has no weights (it was stopped before it was built).")
-        return _copy_checkpoint(final)
+        return copy_of(final)
 
-    checkpoint_copy = result
 
     # -- the worker -------------------------------------------------------------------------------
     def _work(self) -> None:
@@ -282,30 +270,6 @@ class TrainingJob:
             self._final = trainer.checkpoint_copy()
             trainer.optimizer = None
             trainer.model = trainer.forward = None
-
-    # -- trainer callbacks (worker thread, lock held by _work) ----------------------------------------
-    def _on_step(self, r: StepReport) -> None:
-        self._step, self._tokens, self._tokens_per_s, self._elapsed = r.step, r.tokens, r.tokens_per_s, r.elapsed
-        self._loss_steps.append(r.step)
-        self._losses.append(r.loss)
-        self._lrs.append(r.lr)
-
-    def _on_eval(self, r: EvalReport) -> None:
-        self._evals.append(r)
-
-    def _on_sample(self, r: SampleReport) -> None:
-        self._samples.append(r)
-
-    def _on_attention(self, r: AttentionSnapshot) -> None:
-        self._attention = tuple(self._trainer.attention) if self._trainer is not None else self._attention + (r,)
-
-
-def _copy_checkpoint(ckpt: Checkpoint) -> Checkpoint:
-    from .model import MiniGPT
-
-    model = MiniGPT(ckpt.model.config, ckpt.vocab.size)
-    model.load_state_dict(ckpt.model.state_dict())
-    return Checkpoint(model.eval(), ckpt.vocab, dict(ckpt.train_state), ckpt.source)
 
 
 # -- the manager ------------------------------------------------------------------------------------
