@@ -37,7 +37,7 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
 def set_threads(threads: int | None) -> int:
     n = threads or os.cpu_count() or 1
     torch.set_num_threads(n)
-    os.environ["MINIGPT_TORCH_THREADS"] = str(n)  # the app's own bound (minigpt.jobs.bound_threads) agrees
+    os.environ["MINIGPT_TORCH_THREADS"] = str(n)  # the app's own bound (minigpt.devices.bound_threads) agrees
     return torch.get_num_threads()
 
 

@@ -153,7 +153,7 @@ def main(argv=None):
     p.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     p.add_argument("--no-browser", dest="browser", action="store_false")
     args = p.parse_args(argv)
-    # Without --threads the pages run with the app's own bound (minigpt.jobs.bound_threads: MINIGPT_TORCH_THREADS,
+    # Without --threads the pages run with the app's own bound (minigpt.devices.bound_threads: MINIGPT_TORCH_THREADS,
     # default half the cores), as they do under `streamlit run`.
     if args.threads:
         set_threads(args.threads)

@@ -7,6 +7,8 @@ and `describe`.
 from __future__ import annotations
 
 import contextlib
+import os
+import threading
 
 import torch
 
@@ -77,3 +79,26 @@ def describe(device: torch.device | str) -> str:
     if device.type == "cpu":
         return f"cpu ({torch.get_num_threads()} torch threads)"
     return str(device)
+
+
+_threads_lock = threading.Lock()
+_threads_set: int | None = None
+
+
+def bound_threads() -> int:
+    """Bound torch's intra-op threads once per process (env MINIGPT_TORCH_THREADS, default half the cores).
+
+    torch.set_num_threads is process-wide: it limits every training job *and* every page's trace
+    together, so one job cannot take all cores from the other sessions' reruns. Returns the bound.
+    """
+    global _threads_set
+    with _threads_lock:
+        if _threads_set is None:
+            default = max(1, (os.cpu_count() or 2) // 2)
+            try:
+                n = int(os.environ.get("MINIGPT_TORCH_THREADS", default))
+            except ValueError:
+                n = default
+            _threads_set = max(1, n)
+            torch.set_num_threads(_threads_set)
+        return _threads_set

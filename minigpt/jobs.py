@@ -17,12 +17,12 @@ from __future__ import annotations
 import itertools
 import os
 import threading
-import time
 from dataclasses import dataclass
 from typing import Callable
 
 import torch
 
+from . import devices
 from .checkpoint import Checkpoint, copy_of
 from .config import ModelConfig, TrainConfig, parameter_count
 from .text import TextError
@@ -54,29 +54,6 @@ class JobRefused(TextError, RuntimeError):
 
 
 # -- torch threads ----------------------------------------------------------------------------------
-_threads_lock = threading.Lock()
-_threads_set: int | None = None
-
-
-def bound_threads() -> int:
-    """Bound torch's intra-op threads once per process (env MINIGPT_TORCH_THREADS, default half the cores).
-
-    torch.set_num_threads is process-wide: it limits every training job *and* every page's trace
-    together, so one job cannot take all cores from the other sessions' reruns. Returns the bound.
-    """
-    global _threads_set
-    with _threads_lock:
-        if _threads_set is None:
-            default = max(1, (os.cpu_count() or 2) // 2)
-            try:
-                n = int(os.environ.get("MINIGPT_TORCH_THREADS", default))
-            except ValueError:
-                n = default
-            _threads_set = max(1, n)
-            torch.set_num_threads(_threads_set)
-        return _threads_set
-
-
 def _env_int(name: str, default: int) -> int:
     try:
         return max(1, int(os.environ.get(name, default)))
@@ -305,7 +282,7 @@ class JobManager:
         before anything runs. A job this session already has is stopped and replaced.
         """
         self.check(model_config, train_config, vocab.size)
-        bound_threads()
+        devices.bound_threads()
         with self._lock:
             old = self._jobs.pop(session_id, None)
         if old is not None:

@@ -11,7 +11,7 @@ import time
 import pytest
 import torch
 
-from minigpt import jobs
+from minigpt import devices, jobs
 from minigpt.checkpoint import Checkpoint
 from minigpt.config import ModelConfig, TrainConfig
 from minigpt.jobs import JobManager, JobRefused, Progress, TrainingJob
@@ -28,7 +28,7 @@ VOCAB, ROWS = prepare(TEXT, MODEL)
 def keep_torch_threads(monkeypatch):
     """JobManager.start bounds torch's (process-wide) threads; give later tests their threads back."""
     before = torch.get_num_threads()
-    monkeypatch.setattr(jobs, "_threads_set", None)
+    monkeypatch.setattr(devices, "_threads_set", None)
     yield
     torch.set_num_threads(before)
 
@@ -171,9 +171,9 @@ def test_stop_before_start_and_release_of_unknown_session_are_harmless():
 
 def test_bound_threads_sets_torch_threads_once(monkeypatch):
     monkeypatch.setenv("MINIGPT_TORCH_THREADS", "1")
-    assert jobs.bound_threads() == 1 and torch.get_num_threads() == 1
+    assert devices.bound_threads() == 1 and torch.get_num_threads() == 1
     monkeypatch.setenv("MINIGPT_TORCH_THREADS", "2")
-    assert jobs.bound_threads() == 1  # once per process
+    assert devices.bound_threads() == 1  # once per process
 
 
 def test_default_manager_is_one_per_process():

@@ -5,10 +5,10 @@
 Importing this package first leaves Streamlit's legacy pages/ mode (see ui/legacy_pages.py) and bounds torch's
 threads for the whole server, whichever page a visitor opens first.
 """
-from minigpt import jobs
+from minigpt import devices
 
 from . import legacy_pages
 
 legacy_pages.leave_legacy_pages_mode()
 # Sessions run side by side, and a page's ops are too small to gain from a second thread (the hand-off costs more).
-jobs.bound_threads()
+devices.bound_threads()
