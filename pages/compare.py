@@ -17,7 +17,7 @@ lang = ws.lang
 c = ws.controls
 try:
     config = c.model_config()
-except ValueError as exc:  # the sidebar already says why
+except ValueError:  # the sidebar already says why
     config = ws.config
 other_seed = st.session_state.get("cmp_seed", (config.seed + 1) % 2**31)
 

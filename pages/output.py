@@ -4,7 +4,7 @@ import math
 
 import streamlit as st
 
-from ui import page, workspace as wsp, controls, stage_view as sv
+from ui import page, controls, stage_view as sv
 from minigpt.views import output, tables
 from minigpt.views.labels import visible_text
 from minigpt.text import t
@@ -64,10 +64,9 @@ else:
     st.info(t("output.no loss", lang))
 
 
-# -- Trained vs untrained (added by the Train page's helper; builders in minigpt/views) ------------------------------
-if ws.controls.model == "trained" and wsp.TRAINED in st.session_state:
+# -- Trained vs untrained ----------------------------------------------------------------------------------------
+if ws.model_kind == "trained":
     from minigpt.analysis import target_probs
-    from minigpt.model import Switches
 
     st.header(t("train.diff_title", lang))
     # Same config and seed: exactly the weights training started from (the Trainer builds the model the same way).
