@@ -158,3 +158,22 @@ def test_notices_speak_the_links_language():
     assert at.sidebar.radio(key="c_lang").value == "zh"
     assert any("网址参数 ctx=" in w and "必须是整数" in w for w in warnings(at)), warnings(at)
     assert not any("URL parameter" in w for w in warnings(at))
+
+
+@pytest.mark.parametrize("page, params, named", [
+    ("pages/attention.py", {"head": "99"}, "head='99'"),
+    ("pages/attention.py", {"block": "-1"}, "block='-1'"),
+    ("pages/step.py", {"stage": "blocks.9.attn.weights"}, "stage='blocks.9.attn.weights'"),
+])
+def test_a_page_value_that_does_not_fit_gets_a_notice_and_the_default(page, params, named):
+    at = AppTest.from_file(APP, default_timeout=60)
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.query_params["lang"] = "zh"
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, [e.message for e in at.exception]
+    notice = [w for w in warnings(at) if named in w]
+    assert notice and "网址参数" in notice[0]
+    at.run()  # the notice is said once; the page goes on with the default
+    assert not [w for w in warnings(at) if named in w] and not at.exception

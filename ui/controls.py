@@ -8,6 +8,7 @@ import dataclasses
 import streamlit as st
 
 from minigpt import walkthrough
+from minigpt.text import t
 from minigpt.walkthrough import Controls
 
 KEY = "c_"                   # session-state prefix of the sidebar widgets
@@ -50,13 +51,16 @@ def set_model(kind: str) -> None:
 def page_param(name: str, key: str, allowed, default):
     """A page-level control that lives in the URL too (stage, block, head...). Returns its value.
 
-    The first time a page runs in a session, a valid URL value wins; invalid ones fall back silently
-    to the default (the page shows the default, which is what the notice on the sidebar explains).
+    The first time a page runs in a session, a valid URL value wins; an invalid one falls back to the default
+    with a notice that says so (a link to head 99 of a 4-head model, a stage this model does not have).
     """
     if key not in st.session_state or st.session_state[key] not in allowed:
         initial = st.session_state.get("_initial_query", {}).pop(name, None)
         parsed = walkthrough.parse_page_param(initial, allowed)
         st.session_state[key] = parsed if parsed is not None else default
+        if parsed is None and initial is not None:
+            raw = initial[-1] if isinstance(initial, (list, tuple)) and initial else initial
+            st.warning(t("url.bad_page", lang(), key=name, raw=repr(str(raw)[:40]), default=default), icon="🔗")
     st.session_state.setdefault(PAGE_PARAMS, {})[name] = key
     return st.session_state[key]
 
