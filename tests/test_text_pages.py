@@ -80,3 +80,16 @@ def test_a_page_in_chinese_shows_no_english_sentence_and_no_raw_key(page):
     leftovers = sorted({f"{ENGLISH[phrase]}: {phrase!r} in {s[:80]!r}" for s in texts for phrase in ENGLISH
                         if phrase in s})
     assert leftovers == []
+
+
+def test_a_bad_hyperparameter_is_explained_in_chinese():
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["lang"] = "zh"
+    at.run()
+    at.session_state["c_d_model"] = 60
+    at.session_state["c_num_heads"] = 8
+    at.run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert errors and all(any("\u4e00" <= ch <= "\u9fff" for ch in e) for e in errors), errors
+    assert any("d_model 60" in e for e in errors)
