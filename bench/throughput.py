@@ -8,8 +8,10 @@ Sides (all AdamW, same hyperparameters per step, same torch threads, windows alt
   reference        bench/tutorial_model.py trained by the tutorial's loop: per-head Linear Q/K/V, torch.cat,
                    tril mask buffer, full cl100k vocabulary (100,071 rows), AdamW (default foreach)
   full+fused       minigpt.trainer.Trainer.step(), full vocabulary: fused QKV + SDPA, fused AdamW
-  compact          the same at the compact vocabulary (3,771 ids + <unk> on the sales textbook)
-  compact-foreach  compact with AdamW(foreach) instead of fused: what the fused optimizer gives
+  compact          the same at the compact vocabulary (3,771 ids + <unk> on the sales textbook): the Trainer's
+                   default, parameters in one flat buffer per AdamW group (minigpt/flat.py)
+  compact-per-param  compact with Trainer(flat=False): one AdamW tensor per parameter (the step before issue 16)
+  compact-foreach  compact-per-param with AdamW(foreach) instead of fused: what the fused optimizer gives
   compact+bf16     compact with Trainer(precision="bf16"): autocast around the forward pass
   compact+compile  compact with Trainer(compile=True) (torch.compile, inductor)
 The `lecture` preset (the app's default run, minigpt.presets) has no reference side: its sides compare
@@ -122,7 +124,8 @@ def build_sides(text, ids, name, shape, args, device):
         sides["reference"] = (ref.step, mc, int(ids.max()) + 1, "fp32")
         ours("full+fused", "full")
     ours("compact")
-    ours("compact-foreach", foreach=True)
+    ours("compact-per-param", flat=False)
+    ours("compact-foreach", flat=False, foreach=True)
     if devices.bf16_supported(device) and not args.no_bf16:
         ours("compact+bf16", precision="bf16")
     if args.compile:

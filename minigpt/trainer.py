@@ -13,7 +13,8 @@ so a background worker can pause, resume or stop between steps. Reports go to ca
         ...
 
 The step is the fast path: `model(rows, targets)`, one `.item()`-like sync per step (the loss and
-the gradient norm read together), `zero_grad(set_to_none=True)`. A non-finite loss or gradient
+the gradient norm read together), parameters and gradients in one flat buffer per AdamW group
+(minigpt/flat.py: fused AdamW, the norm and zeroing touch 2 tensors). A non-finite loss or gradient
 stops training *before* the optimizer applies it, so the weights stay those of the last good step.
 """
 from __future__ import annotations
@@ -29,6 +30,7 @@ import torch.nn as nn
 
 from . import corpus, devices
 from .config import ConfigError, ModelConfig, TrainConfig
+from .flat import FlatParameters
 from .text import TextError
 from .model import MiniGPT
 from .sampling import InputError, generate, tokenize
@@ -170,6 +172,8 @@ class Trainer:
     compile: wrap the model in torch.compile (off by default; see README for whether it helps).
     precision: "fp32" (default) or "bf16" (torch.autocast around the training forward pass; weights,
     gradients, optimizer and evaluations stay fp32).
+    flat: keep each optimizer group's parameters in one flat buffer (default; off under DDP). False gives
+    the per-parameter layout (the benchmarks compare both).
     Under an initialised torch.distributed process group the model is wrapped in
     DistributedDataParallel and each rank draws its own batches (seed + rank).
     """
@@ -189,6 +193,7 @@ class Trainer:
         max_attention_snapshots: int = MAX_ATTENTION_SNAPSHOTS,
         compile: bool = False,
         precision: str = "fp32",
+        flat: bool = True,
     ):
         if not isinstance(rows, torch.Tensor) or rows.dim() != 1 or rows.dtype != torch.long:
             raise TypeError("rows must be a 1-D LongTensor of embedding rows (see minigpt.trainer.prepare).")
@@ -218,12 +223,15 @@ class Trainer:
 
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.forward = DistributedDataParallel(self.model, device_ids=ids)
+        groups = parameter_groups(self.model, train_config.weight_decay)
+        # One flat buffer per group (minigpt/flat.py): AdamW, the norm and zeroing touch 2 tensors, not ~100.
+        # Not under DDP, which keeps gradients in its own buckets.
+        self._flat = FlatParameters(groups) if flat and self.world_size == 1 else None
         if compile:
             self.forward = torch.compile(self.forward)
         fused = self.device.type in ("cpu", "cuda")
-        self.optimizer = torch.optim.AdamW(
-            parameter_groups(self.model, train_config.weight_decay), lr=lr_at(0, train_config), fused=fused
-        )
+        self.optimizer = torch.optim.AdamW(self._flat.groups if self._flat else groups, lr=lr_at(0, train_config),
+                                           fused=fused)
         self.generator = torch.Generator().manual_seed(train_config.seed + self.rank)
         self._dropout_state = (
             _dropout_rng_state(self.device, train_config.seed + self.rank) if model_config.dropout > 0 else None
@@ -313,6 +321,8 @@ class Trainer:
         if self._dropout_state is not None:
             outer = _rng_get(self.device)
             _rng_set(self.device, self._dropout_state)
+        if self._flat is not None:
+            self._flat.attach()
         try:
             with devices.autocast(self.device, self.precision):
                 _, loss = self.forward(x, y)
@@ -321,24 +331,24 @@ class Trainer:
             if self._dropout_state is not None:
                 self._dropout_state = _rng_get(self.device)
                 _rng_set(self.device, outer)
+        params = self._flat.buffers if self._flat is not None else self.model.parameters()
         if self._clip < math.inf:
-            norm = nn.utils.clip_grad_norm_(self.model.parameters(), self._clip, foreach=True)
+            norm = nn.utils.clip_grad_norm_(params, self._clip, foreach=True)
         else:  # no clipping: the norm is still needed to catch an infinite gradient
-            norm = nn.utils.get_total_norm([p.grad for p in self.model.parameters() if p.grad is not None],
-                                           foreach=True)
+            norm = nn.utils.get_total_norm([p.grad for p in params if p.grad is not None], foreach=True)
         check = torch.stack([loss.detach(), norm])
         if self.world_size > 1:
             torch.distributed.all_reduce(check)
             check /= self.world_size
         loss_value, norm_value = check.tolist()  # the step's one sync with the device
         if not (math.isfinite(loss_value) and math.isfinite(norm_value)):
-            self.optimizer.zero_grad(set_to_none=True)
+            self._zero_grad()
             what = "loss" if not math.isfinite(loss_value) else "gradient"
             kind = "nan" if math.isnan(loss_value if what == "loss" else norm_value) else "inf"
             raise TrainingDiverged(f"error.diverged_{what}_{kind}", step=self.step_count + 1, lr=lr,
                                    good=self.step_count)
         self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
+        self._zero_grad()
         self.step_count += 1
         self.tokens += self._tokens_per_step
         now = time.perf_counter()
@@ -352,6 +362,12 @@ class Trainer:
         self._emit("step", report)
         self._scheduled(now)
         return report
+
+    def _zero_grad(self) -> None:
+        if self._flat is not None:
+            self._flat.zero_grad()  # the flat gradients stay (the parameters' .grad are views of them)
+        else:
+            self.optimizer.zero_grad(set_to_none=True)
 
     def _scheduled(self, started: float) -> None:
         n, last = self.step_count, self.done
