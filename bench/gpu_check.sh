@@ -11,6 +11,8 @@
 #   bash bench/gpu_check.sh --cpu      # force the CPU (what tests/test_gpu_check.py runs, with --quick)
 #   bash bench/gpu_check.sh --quick    # tiny sizes: a smoke test of the script itself (~1-2 min on 2 cores)
 #
+# Needs the packages of requirements.txt and requirements-dev.txt (a CUDA build of torch on the GPU machine);
+# PYTHON=... picks the interpreter (default .venv/bin/python, else python3).
 # Every check has its own time limit and records ok/FAIL; the script goes on after a failure and exits 1
 # if any check failed. Logs and JSON go to $OUT/gpu_check (the device tool's folder) or bench/results/gpu_check.
 set -uo pipefail
@@ -60,6 +62,11 @@ from minigpt import devices
 print(f"torch {torch.__version__}, CUDA build {torch.version.cuda}, devices: {devices.available()}")
 for name in devices.available():
     print(f"  {devices.describe(name)}; bf16 native: {devices.bf16_supported(name)}")
+import importlib.util
+missing = [m for m in ("pytest", "pytest_timeout", "streamlit", "plotly", "pandas", "tiktoken", "safetensors", "tqdm")
+           if importlib.util.find_spec(m) is None]
+print("missing packages (pip install -r requirements.txt -r requirements-dev.txt): " + ", ".join(missing)
+      if missing else "packages: all present")
 EOF
 
 FAILED=0
