@@ -182,7 +182,7 @@ class MiniGPT(nn.Module):
         """Traced path: the same weights, every stage recorded (detached, on the CPU). Never uses dropout."""
         self._check_rows(rows)
         trace = Trace(self.config)
-        s = switches
+        trace.switches = s = switches
         T = rows.shape[1]
         tok = trace.record("embed.token", self.token_embedding(rows))  # [B, T, C]
         pos = trace.record("embed.position", self.position[:T])  # [T, C]

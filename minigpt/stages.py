@@ -177,6 +177,7 @@ class Trace(Mapping[str, torch.Tensor]):
         # Set by whoever caches this trace (the app: model, input and switches), so views of it can be cached
         # too; None means "do not cache anything built from it".
         self.cache_key: tuple | None = None
+        self.switches = None  # the what-if Switches it was computed under (set by MiniGPT.run_with_trace)
 
     def record(self, name: str, tensor: torch.Tensor) -> torch.Tensor:
         if name not in self._expected:

@@ -12,7 +12,7 @@ from minigpt.stages import spec_of, stage_label, stage_names
 from minigpt.views import heatmaps
 from minigpt.views.labels import token_labels
 
-ws = page.open_page("compare.title", "chapter.compare")
+ws = page.open_page("compare.title", "chapter.compare", banner=False)  # two models: each panel is titled
 lang = ws.lang
 c = ws.controls
 try:
@@ -29,6 +29,7 @@ class Side:
     key: str
     label: str
     switches: Switches = Switches()
+    kind: str = "fresh"  # the model kind (ui.workspace.MODEL_KINDS): chooses the explanation's wording
 
 
 def fresh(cfg) -> Side:
@@ -38,7 +39,7 @@ def fresh(cfg) -> Side:
 
 
 def candidates() -> dict[str, Side]:
-    options = {"current": Side(ws.model, ws.vocab, ws.model_key, ws.model_label)}
+    options = {"current": Side(ws.model, ws.vocab, ws.model_key, ws.model_label, kind=ws.model_kind)}
     if ws.model_kind != "fresh":
         options["fresh"] = fresh(config)
     options["seed"] = fresh(dataclasses.replace(config, seed=int(other_seed)))
@@ -46,8 +47,8 @@ def candidates() -> dict[str, Side]:
     for name, key in (("trained", wsp.TRAINED), ("loaded", wsp.LOADED)):
         ckpt = st.session_state.get(key)
         if ckpt is not None and c.model != name:
-            options[name] = Side(ckpt.model, ckpt.vocab, f"{name}:{id(ckpt)}", "")
-    options["nomask"] = Side(ws.model, ws.vocab, ws.model_key, "", Switches(causal_mask=False))
+            options[name] = Side(ckpt.model, ckpt.vocab, f"{name}:{id(ckpt)}", "", kind=name)
+    options["nomask"] = Side(ws.model, ws.vocab, ws.model_key, "", Switches(causal_mask=False), ws.model_kind)
     return options
 
 
@@ -106,7 +107,8 @@ if cut_a.values.shape == cut_b.values.shape and cut_a.col_labels == cut_b.col_la
         cut_a.row_labels == cut_b.row_labels:
     fig = heatmaps.compare_heatmaps(cut_a.values, cut_b.values, labels_x=cut_a.col_labels, labels_y=cut_a.row_labels,
                                     titles=titles, signed=cut_a.signed if cut_a.signed is not None else False,
-                                    lang=lang, x_title=cut_a.x_title, y_title=cut_a.y_title, title=cut_a.title)
+                                    lang=lang, x_title=cut_a.x_title, y_title=cut_a.y_title, title=cut_a.title,
+                                    zrange=cut_a.zrange)
     sv.plot(fig, sv.file_stem(stage, "compare", a_name, b_name), key="fig_compare")
     import numpy as np
 
@@ -118,7 +120,9 @@ else:
     for col, cut, name in ((left, cut_a, a_name), (right, cut_b, b_name)):
         with col:
             st.markdown(f"**{option_label(name)}**")
+            zmin, zmax = cut.zrange or (None, None)  # probabilities: 0 to 1 on both sides
             sv.plot(heatmaps.heatmap(cut.values, x_labels=cut.col_labels, y_labels=cut.row_labels, title=cut.title,
-                                     x_title=cut.x_title, y_title=cut.y_title, signed=cut.signed, lang=lang),
+                                     x_title=cut.x_title, y_title=cut.y_title, signed=cut.signed, lang=lang,
+                                     zmin=zmin, zmax=zmax),
                     sv.file_stem(stage, name), key=f"fig_{name}")
-sv.stage_info(trace_a, stage, lang)
+sv.stage_info(trace_a, stage, lang, A.kind)

@@ -6,7 +6,7 @@ from minigpt.config import parameter_count
 from minigpt.stages import CHAPTERS
 from minigpt.text import t
 
-ws = page.open_page("home.home_title", "home.home_intro")
+ws = page.open_page("home.home_title", "home.home_intro", banner=False)
 lang = ws.lang
 
 config = ws.config

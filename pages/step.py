@@ -2,7 +2,7 @@
 the stage in the URL (`?stage=blocks.0.attn.weights`), one large figure with its explanation beside it."""
 import streamlit as st
 
-from ui import workspace as wsp, controls, stage_view as sv
+from ui import page, workspace as wsp, controls, stage_view as sv
 from minigpt.views import chips, output
 from minigpt.views.labels import visible_text
 from minigpt.text import t
@@ -38,6 +38,7 @@ nav[1].selectbox(t("ui.stage", lang), steps, key="step_stage",
 nav[2].button(t("ui.next", lang) + " ▶", key="step_next", on_click=move, args=(steps, 1), disabled=i == len(steps) - 1,
               type="primary", width="stretch")
 nav[3].caption(t("step.step of", lang).format(i=i + 1, n=len(steps)))
+page.model_banner(ws)
 wsp.show_notices(ws)
 
 chapter = chapter_of(stage)

@@ -7,7 +7,7 @@ from minigpt.text import t
 from minigpt.analysis import corpus_stats
 from minigpt.views.tables import shift_table
 
-ws = page.open_page("tokens.title", "chapter.tokens")
+ws = page.open_page("tokens.title", "chapter.tokens", banner=False)  # the tokenizer: no weights
 lang = ws.lang
 
 st.subheader(t("tokens.corpus", lang))

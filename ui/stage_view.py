@@ -10,6 +10,7 @@ from collections import OrderedDict
 
 import streamlit as st
 
+from minigpt import explain
 from minigpt.model import Switches
 from minigpt.stages import spec_of
 from minigpt.text import t
@@ -151,11 +152,12 @@ def downloads(ws, trace, name: str, *, row: int, head: int, lang: str, key: str)
                         on_click="ignore", help=t("stage_view.npy help", lang), icon="🧮")
 
 
-def stage_info(trace, name: str, lang: str) -> None:
-    """Shape with axis names, the code that produced it, and the explanation."""
+def stage_info(trace, name: str, lang: str, model_kind: str | None = None) -> None:
+    """Shape with axis names, the code that produced it, and the explanation: the one that is true for this
+    trace's what-if switches and, for random weights (model_kind), one that describes rather than interprets."""
     st.markdown(f"**{t('ui.shape', lang)}** `{trace.shape_label(name)}`")
     st.code(trace.code(name), language="python", wrap_lines=True)
-    st.write(t(spec_of(name).text_key, lang))
+    st.write(explain.explanation(name, lang, trace.switches, model_kind))
 
 
 def show_stage(ws, trace, name: str, *, row: int, head: int = 0, lang: str, key: str | None = None,
@@ -171,7 +173,7 @@ def show_stage(ws, trace, name: str, *, row: int, head: int = 0, lang: str, key:
     with left:
         plot(fig, file_stem(name, f"row{row}"), key=f"fig_{key}")
     with right:
-        stage_info(trace, name, lang)
+        stage_info(trace, name, lang, ws.model_kind)
         downloads(ws, trace, name, row=row, head=head, lang=lang, key=key)
     if extra is not None:  # full width: side-by-side panels need the room
         extra()

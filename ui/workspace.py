@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import streamlit as st
 
-from minigpt import checkpoint, corpus, walkthrough
+from minigpt import checkpoint, corpus, explain, walkthrough
 from minigpt.config import ConfigError
 from minigpt.corpus import CorpusError
 from minigpt.model import MiniGPT, Switches
@@ -27,6 +27,7 @@ LOADED = "loaded_checkpoint"     # set by the sidebar's upload
 PASTED = "corpus_pasted_text"
 UPLOADED = "corpus_uploaded_text"
 MODEL_KINDS = ("fresh", "trained", "loaded")
+CHECKPOINTS = {"trained": TRAINED, "loaded": LOADED}  # model kind -> the session-state key of its checkpoint
 
 
 # -- cached building blocks (shared by every session: read-only) --------------------------------
@@ -106,6 +107,7 @@ class Workspace:
     model_step: int | None       # training steps behind a trained or loaded model
     walk: walkthrough.WalkInput
     notices: list[str]
+    train_state: dict = field(default_factory=dict)  # the checkpoint's train state (steps, evals...); {} if fresh
 
     @property
     def config(self):
@@ -116,6 +118,17 @@ class Workspace:
         known = self.model_kind == "fresh" or self.model_step is not None  # a tutorial .pt says nothing of its steps
         key = f"sidebar.label_{self.model_kind}" + ("" if known else "_no_steps")
         return t(key, self.lang, seed=self.config.seed, step=self.model_step)
+
+    @property
+    def model_val_loss(self) -> float | None:
+        """The last validation loss the model's train state records (no recomputation), or None."""
+        return explain.val_loss_of(self.train_state)
+
+    @property
+    def model_banner(self) -> str:
+        """"This page shows ...": which model is on screen, in the page's language."""
+        return explain.banner(self.model_kind, self.lang, seed=self.config.seed, step=self.model_step,
+                              val_loss=self.model_val_loss)
 
     @property
     def corpus_title(self) -> str:
@@ -171,7 +184,9 @@ def workspace() -> Workspace:
         st.error(message(exc, lang()), icon="⚠️")
         st.caption(t("sidebar.fix_in_sidebar", lang()))
         st.stop()
-    return Workspace(c, lang(), corp, vocab, rows, model, model_key, kind, steps, walk, notices + list(walk.notices))
+    ckpt = st.session_state.get(CHECKPOINTS[kind]) if kind in CHECKPOINTS else None
+    return Workspace(c, lang(), corp, vocab, rows, model, model_key, kind, steps, walk, notices + list(walk.notices),
+                     train_state=ckpt.train_state if ckpt is not None and isinstance(ckpt.train_state, dict) else {})
 
 
 def show_notices(ws: Workspace) -> None:

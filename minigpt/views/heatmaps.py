@@ -2,7 +2,7 @@
 side, and two matrices compared on one colour scale.
 
 Rows are positions top to bottom, labelled `"3 ␣the"`; signed numbers use a diverging scale centred at 0,
-non-negative ones Viridis from 0; a −∞ cell (masked: the future) is its own labelled grey.
+non-negative ones Viridis from 0 (probabilities always 0 to 1); a −∞ cell (masked: the future) is its own labelled grey.
 """
 from __future__ import annotations
 
@@ -161,6 +161,13 @@ class StageSlice:
     y_title: str
     title: str
     signed: bool | None         # None: the causal mask (two colours, not a scale)
+    zrange: tuple[float, float] | None = None  # a fixed colour range (probabilities: 0 to 1); None: from the data
+
+
+def value_range(name: str) -> tuple[float, float] | None:
+    """A stage's fixed colour range: probabilities always span 0 to 1, so a colour means the same number under
+    every what-if switch and for every model; None: the range follows the data."""
+    return (0.0, 1.0) if spec_of(name).sign == "probability" else None
 
 
 def stage_slice(
@@ -205,10 +212,11 @@ def stage_slice(
         rows = top_vocab_rows(trace["probs"][batch], max_columns or total)
         x_title = t("ui.vocab_top", lang).format(n=len(rows), total=total)
         return StageSlice(name, values[:, rows], labels, [vocab_label(vocab, r) for r in rows], x_title, y_title,
-                          title, signed)
+                          title, signed, value_range(name))
     if axes[-1] == "key":
-        return StageSlice(name, values, labels, labels, t("ui.key", lang), y_title, title, signed)
-    return StageSlice(name, values, labels, list(range(values.shape[-1])), t(f"ui.{axes[-1]}", lang), y_title, title, signed)
+        return StageSlice(name, values, labels, labels, t("ui.key", lang), y_title, title, signed, value_range(name))
+    return StageSlice(name, values, labels, list(range(values.shape[-1])), t(f"ui.{axes[-1]}", lang), y_title, title,
+                      signed, value_range(name))
 
 
 def stage_heatmap(trace, name: str, *, labels, batch: int = 0, head: int = 0, lang: str = "en", max_columns: int = 64,
@@ -222,8 +230,10 @@ def stage_heatmap(trace, name: str, *, labels, batch: int = 0, head: int = 0, la
                       vocab=vocab)
     if cut.signed is None:
         return _mask_figure(cut.values, cut.row_labels, cut.title, lang)
+    zmin, zmax = cut.zrange or (None, None)
     return heatmap(cut.values, x_labels=cut.col_labels, y_labels=cut.row_labels, title=cut.title,
-                   x_title=cut.x_title, y_title=cut.y_title, signed=cut.signed, lang=lang, annotate=annotate)
+                   x_title=cut.x_title, y_title=cut.y_title, signed=cut.signed, lang=lang, annotate=annotate,
+                   zmin=zmin, zmax=zmax)
 
 
 def _grid(count: int, cols: int, titles: Sequence[str], *, x_axis: dict, y_axis: dict, gap_x: float = 0.02,
@@ -260,8 +270,9 @@ def _grid(count: int, cols: int, titles: Sequence[str], *, x_axis: dict, y_axis:
 def _panels(
     matrices: Sequence[np.ndarray], titles: Sequence[str], *, x: list, y: list, x_title: str, y_title: str,
     signed: bool | None, cols: int, title: str, lang: str, row_height: int,
+    zrange: tuple[float, float] | None = None,
 ) -> go.Figure:
-    """Several matrices of one shape on one colour axis, each with its grey −∞ layer."""
+    """Several matrices of one shape on one colour axis, each with its grey −∞ layer (zrange: fixed cmin, cmax)."""
     cleaned = [_masked(m) for m in matrices]
     categorical_x = bool(x) and isinstance(x[0], str)
     x_axis = style.axis(x_title, x, angle=-90 if categorical_x and len(x) > 4 else None)
@@ -277,6 +288,8 @@ def _panels(
                                       xaxis=xref, yaxis=yref))
             legend_shown = True
     scale = style.colour_scale(np.concatenate([z.ravel() for z, _ in cleaned]), signed, prefix="c")
+    if zrange is not None:
+        scale["cmin"], scale["cmax"] = zrange
     rows = math.ceil(len(matrices) / cols)
     layout = style.layout(title, min(2400, max(340, 120 + rows * (row_height + 60))), **axes)
     layout["annotations"] = annotations
@@ -317,6 +330,7 @@ def head_grid(
         x_title=t(f"ui.{spec.axes[-1]}", lang), y_title=t(f"ui.{spec.axes[-2]}", lang),
         signed=spec.sign == "signed", cols=min(heads, 4),
         title=stage_title(trace, name, batch=batch, lang=lang), lang=lang, row_height=max(260, 28 * T),
+        zrange=value_range(name),
     )
 
 
@@ -332,8 +346,9 @@ def compare_heatmaps(
     x_title: str = "",
     y_title: str = "",
     title: str = "",
+    zrange: tuple[float, float] | None = None,
 ) -> go.Figure:
-    """Two matrices side by side on one colour scale, so equal colours mean equal numbers."""
+    """Two matrices side by side on one colour scale, so equal colours mean equal numbers (zrange: fixed)."""
     a, b = as_array(a_2d), as_array(b_2d)
     labels_x, labels_y = list(labels_x), list(labels_y)
     style.check_2d(a, labels_x, labels_y)
@@ -341,6 +356,6 @@ def compare_heatmaps(
     x = escape_all(labels_x) if labels_x and isinstance(labels_x[0], str) else list(labels_x)
     return _panels(
         [a, b], list(titles), x=x, y=escape_all(labels_y), x_title=x_title, y_title=y_title, signed=signed,
-        cols=2, title=title, lang=lang, row_height=max(220, 22 * a.shape[0]),
+        cols=2, title=title, lang=lang, row_height=max(220, 22 * a.shape[0]), zrange=zrange,
     )
 

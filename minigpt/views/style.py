@@ -21,7 +21,9 @@ MASKED_GREY = "#8c8c8c"
 # nothing would resolve them later.
 DIVERGING = get_colorscale("RdBu_r")    # blue negative, white 0, red positive (ColorBrewer, colour-blind safe)
 SEQUENTIAL = get_colorscale("Viridis")  # perceptually uniform, colour-blind safe, readable in greyscale
-MASK_VISIBLE = "#6baed6"      # attn.mask: a cell a token may look at
+# attn.mask: a cell a token may look at. Light green, not blue: blue means "negative" on the diverging scale,
+# and its lightness stays far from the grey of a masked cell (colour-blind and greyscale safe).
+MASK_VISIBLE = "#a1d99b"
 # plotly checks every property of every trace and layout as a figure is built: about two thirds of a page's
 # figure time. Our builders pass known values, so the app skips that; tests/conftest.py turns it back on,
 # so every figure a test builds is still checked, and tests/test_views_style.py compares the JSON both ways.
