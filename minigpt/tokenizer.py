@@ -4,6 +4,10 @@ Views always show the *token id* (the real cl100k id, or a character's code poin
 never the internal row number. A row exists only for ids the corpus had (compact), for every id up
 to the corpus's largest (full, the notebook's layout) or for every character (char); every mode adds
 one last row, `<unk>`, used for any id the model never saw, so "量子" or an emoji still runs.
+A fresh model's vocabulary can be `extended` by the tokens of a typed text the corpus lacks (`typed` rows, just
+before `<unk>`; minigpt.typed gives them their weights), so every typed token gets a row of its own.
+A cl100k token can hold part of a UTF-8 character (an emoji's 4 bytes may be 3 tokens): `token_pieces` says
+which bytes of which character each token holds, reading its neighbours.
 """
 from __future__ import annotations
 
@@ -76,12 +80,93 @@ def decode(ids: Sequence[int], mode: str) -> str:
     return cl100k().decode([i for i in ids if i != UNKNOWN_ID and i not in skip])
 
 
+@dataclass(frozen=True)
+class BytePart:
+    """Some bytes of one UTF-8 character that cl100k split across tokens: bytes first..last (from 1) of total."""
+
+    char: str      # the character; "" when its other bytes are not among the tokens given
+    first: int
+    last: int
+    total: int     # bytes in the character (0 when unknown)
+    raw: bytes     # the bytes this token holds
+
+
+def _utf8_length(lead: int) -> int:
+    return 1 if lead < 0x80 else 2 if 0xC2 <= lead < 0xE0 else 3 if 0xE0 <= lead < 0xF0 else 4 if 0xF0 <= lead < 0xF5 else 0
+
+
+def token_pieces(ids: Sequence[int], mode: str) -> list[tuple[str | BytePart, ...]]:
+    """Each token as its whole characters (str) and its pieces of characters split across neighbouring tokens.
+
+    `[" \xf0\x9f", "\xa4", "\x96"]` (" 🤖" in three tokens) gives `(" ", BytePart("🤖", 1, 2, 4)),
+    (BytePart("🤖", 3, 3, 4),), (BytePart("🤖", 4, 4, 4),)`. `<unk>` and ids with no bytes are their text.
+    """
+    raws = [None if mode == "char" or i == UNKNOWN_ID or i in _unassigned_ids() or i > cl100k().max_token_value
+            else cl100k().decode_single_token_bytes(i) for i in ids]
+    out: list[tuple[str | BytePart, ...]] = []
+    pos = 0
+    while pos < len(ids):
+        if raws[pos] is None:
+            out.append((token_text(ids[pos], mode),))
+            pos += 1
+            continue
+        end = pos  # a run of tokens with bytes, read as one byte string
+        while end < len(ids) and raws[end] is not None:
+            end += 1
+        out.extend(_run_pieces(raws[pos:end]))
+        pos = end
+    return out
+
+
+def _characters(buf: bytes) -> list[tuple[int, int, str]]:
+    """(start, end, character) for each UTF-8 character of buf; a byte that starts none is its own ("")."""
+    chars, p = [], 0
+    while p < len(buf):
+        n = _utf8_length(buf[p])
+        try:
+            char = buf[p:p + n].decode("utf-8") if n and p + n <= len(buf) else ""
+        except UnicodeDecodeError:
+            char = ""
+        n = n if char else 1
+        chars.append((p, p + n, char))
+        p += n
+    return chars
+
+
+def _run_pieces(raws: list[bytes]) -> list[tuple[str | BytePart, ...]]:
+    buf = b"".join(raws)
+    chars = _characters(buf)
+    pieces, start, c = [], 0, 0
+    for raw in raws:
+        end, segs = start + len(raw), []
+        while c < len(chars) and chars[c][0] < end:
+            s, e, char = chars[c]
+            last = segs[-1] if segs else None
+            if char and s >= start and e <= end:  # a whole character: joins the text before it
+                if isinstance(last, str):
+                    segs[-1] = last + char
+                else:
+                    segs.append(char)
+            elif not char and isinstance(last, BytePart) and not last.char:  # stray bytes side by side
+                segs[-1] = BytePart("", 1, 1, 0, last.raw + buf[s:e])
+            else:
+                lo, hi = max(s, start), min(e, end)
+                segs.append(BytePart(char, lo - s + 1, hi - s, e - s if char else 0, buf[lo:hi]))
+            if e > end:
+                break  # the character goes on in the next token
+            c += 1
+        pieces.append(tuple(segs))
+        start = end
+    return pieces
+
+
 @dataclass(frozen=True, eq=False)
 class Vocabulary:
     """Which token ids own an embedding row; the last row is `<unk>` for every other id."""
 
     mode: str                   # "compact", "full" or "char"
     ids: tuple[int, ...]        # ids[row] is the token id of that row (rows 0 .. len(ids)-1)
+    typed: int = 0              # the last `typed` ids are a typed text's tokens the corpus lacks (fresh weights)
 
     def __post_init__(self) -> None:
         if self.mode not in VOCAB_MODES:
@@ -89,7 +174,9 @@ class Vocabulary:
         if not self.ids:
             raise ConfigError("error.vocab_empty")
         object.__setattr__(self, "_row_of", {token_id: row for row, token_id in enumerate(self.ids)})
-        object.__setattr__(self, "_hash", hash((self.mode, self.ids)))
+        object.__setattr__(self, "_hash", hash((self.mode, self.ids, self.typed)))
+        if isinstance(self.typed, bool) or not isinstance(self.typed, int) or not 0 <= self.typed < len(self.ids):
+            raise ConfigError("error.vocab_typed")
         if len(self._row_of) != len(self.ids):
             raise ConfigError("error.vocab_duplicate")
         limit = 0x10FFFF if self.mode == "char" else cl100k().max_token_value
@@ -110,6 +197,31 @@ class Vocabulary:
             return cls(mode, tuple(range(max(ids) + 1)))
         return cls(mode, tuple(sorted(set(ids))))
 
+    def extended(self, token_ids: Sequence[int]) -> "Vocabulary":
+        """The corpus's vocabulary plus a row for each of token_ids it lacks (sorted, just before `<unk>`)."""
+        base = self.base
+        new = sorted(set(self.ids[len(base.ids):]) | {i for i in token_ids if i not in base._row_of})
+        if not new:
+            return base
+        return Vocabulary(self.mode, base.ids + tuple(new), typed=len(new))
+
+    @property
+    def base(self) -> "Vocabulary":
+        """The vocabulary without its typed rows: the corpus's own."""
+        if not self.typed:
+            return self
+        if "_base" not in self.__dict__:
+            object.__setattr__(self, "_base", Vocabulary(self.mode, self.ids[: len(self.ids) - self.typed]))
+        return self.__dict__["_base"]
+
+    @property
+    def typed_ids(self) -> tuple[int, ...]:
+        return self.ids[len(self.ids) - self.typed:] if self.typed else ()
+
+    def is_typed(self, token_id: int) -> bool:
+        """True for a token that has a row only because it was typed (the corpus never had it)."""
+        return self._row_of.get(token_id, -1) >= len(self.ids) - self.typed if self.typed else False
+
     # -- sizes ------------------------------------------------------------------------------
     @property
     def unk_row(self) -> int:
@@ -127,7 +239,8 @@ class Vocabulary:
     def fingerprint(self) -> str:
         """A short stable key for caches and checkpoints (same ids, same fingerprint)."""
         if "_fingerprint" not in self.__dict__:
-            digest = hashlib.sha256(self.mode.encode() + b":" + ",".join(map(str, self.ids)).encode())
+            typed = f":typed={self.typed}".encode() if self.typed else b""  # an untyped one keeps its old key
+            digest = hashlib.sha256(self.mode.encode() + b":" + ",".join(map(str, self.ids)).encode() + typed)
             object.__setattr__(self, "_fingerprint", digest.hexdigest()[:16])
         return self.__dict__["_fingerprint"]
 
@@ -163,12 +276,20 @@ class Vocabulary:
 
     # -- persistence (part of every checkpoint) ----------------------------------------------
     def to_dict(self) -> dict:
+        if self.typed:
+            return {**self.base.to_dict(), "typed_ids": list(self.typed_ids)}
         if self.mode == "full":
             return {"mode": "full", "max_token_value": len(self.ids) - 1}
         return {"mode": self.mode, "ids": list(self.ids)}
 
     @classmethod
     def from_dict(cls, data) -> "Vocabulary":
+        if isinstance(data, dict) and "typed_ids" in data:
+            typed = data["typed_ids"]
+            if not isinstance(typed, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in typed):
+                raise ConfigError("error.vocab_typed")
+            base = cls.from_dict({k: v for k, v in data.items() if k != "typed_ids"})
+            return cls(base.mode, base.ids + tuple(typed), typed=len(typed)) if typed else base
         if not isinstance(data, dict) or "mode" not in data:
             raise ConfigError("error.vocab_map_not_object")
         mode = data["mode"]
@@ -185,10 +306,12 @@ class Vocabulary:
         return cls(mode, tuple(ids))
 
     def __eq__(self, other) -> bool:
-        return isinstance(other, Vocabulary) and self.mode == other.mode and self.ids == other.ids
+        return (isinstance(other, Vocabulary) and self.mode == other.mode and self.ids == other.ids
+                and self.typed == other.typed)
 
     def __hash__(self) -> int:
         return self._hash
 
     def __repr__(self) -> str:
-        return f"Vocabulary(mode={self.mode!r}, rows={self.size:,})"
+        typed = f", typed={self.typed}" if self.typed else ""
+        return f"Vocabulary(mode={self.mode!r}, rows={self.size:,}{typed})"

@@ -170,6 +170,9 @@ def text_input(vocab: Vocabulary, text: str, context_length: int, lang: str = "e
     notices = []
     if tokens.dropped:
         notices.append(t("input.dropped", lang, total=tokens.dropped + len(tokens.ids), ctx=context_length, dropped=tokens.dropped))
+    typed = sum(vocab.is_typed(i) for i in tokens.ids)
+    if typed:  # a fresh model's vocabulary extended by this text (minigpt.typed)
+        notices.append(t("input.typed", lang, n=typed))
     if tokens.unknown_count:
         notices.append(t("input.unknown", lang, n=tokens.unknown_count))
     if len(tokens.ids) == 1:

@@ -10,7 +10,7 @@ from minigpt.text import t
 from minigpt.model import Switches
 from minigpt.stages import spec_of, stage_label, stage_names
 from minigpt.views import heatmaps
-from minigpt.views.labels import token_labels
+from minigpt.views.labels import id_labels
 
 ws = page.open_page("compare.title", "chapter.compare", banner=False)  # two models: each panel is titled
 lang = ws.lang
@@ -33,8 +33,7 @@ class Side:
 
 
 def fresh(cfg) -> Side:
-    vocab = wsp.vocabulary(ws.corpus.text, cfg.vocab)
-    model, key = wsp.fresh_model(cfg, vocab)
+    model, vocab, key = wsp.fresh_for_text(cfg, ws.corpus.text, c)  # a row for every typed token
     return Side(model, vocab, key, "")
 
 
@@ -73,10 +72,10 @@ if a_name == b_name:
 
 def run(side: Side):
     """The same text for this side's model: its own vocabulary and context length."""
-    rows = wsp.corpus_rows(ws.corpus.text, side.vocab)
+    rows = wsp.corpus_rows(ws.corpus.text, side.vocab.base)
     walk = walkthrough.make_input(c, side.vocab, rows, side.model.config.context_length)
     trace = wsp.trace_of(side.model, side.key, walk.rows, side.switches)
-    labels = [token_labels([side.vocab.text(i) for i in r]) for r in walk.token_ids]
+    labels = [id_labels(r, side.vocab.mode, lang) for r in walk.token_ids]
     return trace, labels
 
 

@@ -257,6 +257,35 @@ def test_bad_input_gets_a_message_and_the_app_recovers(case):
     assert not at.error and charts(at)  # fixed: everything works again
 
 
+SENTENCE = "我喜欢学习 Transformer 🤖🎉，注意力机制真有趣！"  # issue 12: 16 tokens the English corpus never had
+
+
+@pytest.mark.parametrize("lang, byte_label, said", [("en", "1 🤖 byte 3/4", "own random row"),
+                                                    ("zh", "1 🤖 第 3/4 字节", "自己的随机向量")])
+def test_every_typed_token_gets_its_own_row_under_fresh_weights(lang, byte_label, said):
+    at = open_page("pages/attention.py", c_text=SENTENCE, c_lang=lang)
+    assert any(said in i.value for i in at.info), [i.value for i in at.info]
+    q = chart(at, "Queries Q" if lang == "en" else "查询")
+    labels = unescape(q["data"][0]["y"])
+    assert byte_label in labels and len(set(labels)) == 16
+    rows = decode(q["data"][0]["z"])
+    assert rows.shape[0] == 16 and len({tuple(r) for r in np.round(rows.astype(float), 6)}) == 16
+
+
+def test_a_trained_model_says_unseen_tokens_share_the_unk_row():
+    from minigpt.config import TrainConfig
+    from minigpt.trainer import Trainer, prepare
+
+    config = walkthrough.Controls().model_config()
+    vocab, rows = prepare(corpus.builtin().text, config)
+    trainer = Trainer(config, TrainConfig(steps=2, eval_interval=2, eval_batches=1, device="cpu"), rows, vocab)
+    trainer.run()
+    at = open_page("pages/embedding.py", c_text=SENTENCE, c_model="trained", trained_checkpoint=trainer.checkpoint_copy())
+    assert any("16 token(s)" in i.value and "all share its single <unk> row" in i.value for i in at.info)
+    tok = decode(chart(at, "Token embedding")["data"][0]["z"])
+    assert len({tuple(r) for r in tok.astype(float)}) == 1  # what the notice says: one row for all 16
+
+
 def test_upload_corpus_without_a_file_says_so_and_uses_the_builtin():
     # The upload widget itself is driven in the browser test (tests/test_browser.py): after the first run,
     # AppTest runs the page without the entry point here, so the sidebar cannot be driven.

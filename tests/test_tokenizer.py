@@ -200,6 +200,49 @@ def test_token_text_of_unassigned_cl100k_ids_does_not_crash():
     assert vocab.decode([100_257]) == "<|endoftext|>"
 
 
+# -- rows for a typed text (fresh weights: minigpt.typed) ---------------------------------------------------
+@pytest.mark.parametrize("mode", ["compact", "full", "char"])
+def test_an_extended_vocabulary_adds_typed_rows_before_unk(mode):
+    vocab = Vocabulary.from_text("sell sell buy", mode)
+    typed_ids = sorted(set(tokenizer.encode("量子 🤖", mode)) - set(vocab.ids))
+    extended = vocab.extended(tokenizer.encode("量子 🤖", mode) + list(vocab.ids[:2]))
+    assert extended.typed == len(typed_ids) and extended.typed_ids == tuple(typed_ids)
+    assert extended.ids == vocab.ids + tuple(typed_ids) and extended.size == vocab.size + len(typed_ids)
+    assert extended.rows(vocab.ids) == vocab.rows(vocab.ids)  # the corpus's rows keep their numbers
+    assert extended.base == vocab and extended.base.fingerprint == vocab.fingerprint != extended.fingerprint
+    assert all(extended.is_typed(i) and extended.is_known(i) for i in typed_ids)
+    assert not any(extended.is_typed(i) for i in vocab.ids) and not vocab.is_typed(typed_ids[0])
+    assert extended != vocab and extended.extended(typed_ids) == extended  # typed twice: the same rows
+    back = Vocabulary.from_dict(extended.to_dict())
+    assert back == extended and hash(back) == hash(extended) and back.typed == extended.typed
+    assert vocab.extended(vocab.ids) is vocab and "typed=" in repr(extended)
+
+
+@pytest.mark.parametrize("data", [{"mode": "compact", "ids": [1], "typed_ids": "2"},
+                                  {"mode": "compact", "ids": [1], "typed_ids": [1]},
+                                  {"mode": "compact", "ids": [1], "typed_ids": [2.0]}])
+def test_bad_typed_rows_raise_config_error(data):
+    with pytest.raises(ConfigError):
+        Vocabulary.from_dict(data)
+    with pytest.raises(ConfigError, match="typed rows"):
+        Vocabulary("compact", (1, 2), typed=2)
+
+
+def test_token_pieces_name_the_character_a_byte_piece_belongs_to():
+    from minigpt.tokenizer import BytePart, token_pieces
+
+    ids = tokenizer.encode(" 🤖喜x", "compact")  # " \xf0\x9f", "\xa4", "\x96", "\xe5\x96", "\x9c", "x"
+    pieces = token_pieces(ids, "compact")
+    assert pieces[0] == (" ", BytePart("🤖", 1, 2, 4, b"\xf0\x9f"))
+    assert pieces[1] == (BytePart("🤖", 3, 3, 4, b"\xa4"),) and pieces[2] == (BytePart("🤖", 4, 4, 4, b"\x96"),)
+    assert pieces[3][0].char == "喜" and (pieces[3][0].first, pieces[3][0].last, pieces[3][0].total) == (1, 2, 3)
+    assert pieces[-1] == ("x",)
+    # A row that starts inside a character cannot name it: its bytes are stray.
+    assert token_pieces(ids[1:3], "compact") == [(BytePart("", 1, 1, 0, b"\xa4"),), (BytePart("", 1, 1, 0, b"\x96"),)]
+    assert token_pieces([UNKNOWN_ID, 33857], "compact") == [("<unk>",), ("量",)]
+    assert token_pieces(tokenizer.encode("a🤖", "char"), "char") == [("a",), ("🤖",)]
+
+
 # -- properties over arbitrary text ----------------------------------------------------------------------
 from hypothesis import given, settings, strategies as st  # noqa: E402
 
@@ -214,3 +257,19 @@ def test_every_text_maps_to_rows_and_back(text):
         assert all(0 <= r < vocab.unk_row for r in vocab.rows(ids))
     assert tokenizer.decode(tokenizer.encode(text, "char"), "char") == text
     assert cl100k().decode(tokenizer.encode(text, "compact")) == text  # hypothesis text has no lone surrogates
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(min_size=1, max_size=40))
+def test_token_pieces_rebuild_every_text(text):
+    from minigpt.tokenizer import BytePart, token_pieces
+
+    ids = tokenizer.encode(text, "compact")
+    pieces = token_pieces(ids, "compact")
+    assert len(pieces) == len(ids)
+    rebuilt = b"".join(p.raw if isinstance(p, BytePart) else p.encode() for token in pieces for p in token)
+    assert rebuilt == text.encode()
+    for token in pieces:
+        for p in token:
+            if isinstance(p, BytePart):
+                assert p.char and p.char.encode()[p.first - 1:p.last] == p.raw and p.total == len(p.char.encode())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import builtins
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -177,3 +178,16 @@ def test_a_page_value_that_does_not_fit_gets_a_notice_and_the_default(page, para
     assert notice and "网址参数" in notice[0]
     at.run()  # the notice is said once; the page goes on with the default
     assert not [w for w in warnings(at) if named in w] and not at.exception
+
+
+def test_a_link_with_chinese_and_emoji_text_opens_the_attention_page_with_byte_labels():
+    text = "我喜欢学习 Transformer 🤖🎉，注意力机制真有趣！"
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["text"], at.query_params["lang"] = text, "zh"
+    at.run()
+    assert at.sidebar.text_area(key="c_text").value == text and at.sidebar.radio(key="c_lang").value == "zh"
+    at.switch_page("pages/attention.py").run()
+    assert not at.exception and not at.error, [e.message for e in at.exception]
+    specs = [json.dumps(json.loads(c.proto.spec), ensure_ascii=False) for c in at.get("plotly_chart")]
+    assert specs and any("🤖 第 3/4 字节" in s for s in specs) and not any("\\\\xf0" in s for s in specs)
+    assert any("自己的随机向量" in i.value for i in at.info)

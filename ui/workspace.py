@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from minigpt import checkpoint, corpus, explain, walkthrough
+from minigpt import checkpoint, corpus, explain, typed, walkthrough
 from minigpt.config import ConfigError
 from minigpt.corpus import CorpusError
 from minigpt.model import MiniGPT, Switches
@@ -17,7 +17,7 @@ from minigpt.sampling import InputError
 from minigpt.stages import Trace
 from minigpt.text import message, t
 from minigpt.tokenizer import Vocabulary
-from minigpt.views.labels import token_labels
+from minigpt.views.labels import id_labels
 from minigpt.walkthrough import Controls
 
 from .controls import controls, lang
@@ -55,6 +55,11 @@ def _fresh_model(config, vocab_size: int) -> MiniGPT:
     return MiniGPT(config, vocab_size).eval()
 
 
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _typed_model(config, vocab_key: str, _vocab: Vocabulary) -> MiniGPT:
+    return typed.with_typed_rows(_fresh_model(config, _vocab.base.size), _vocab)
+
+
 @st.cache_resource(max_entries=64, show_spinner=False)
 def _trace(model_key: str, input_key: str, switches: Switches, _model: MiniGPT, _rows) -> Trace:
     trace = _model.run_with_trace(_rows, switches)
@@ -72,8 +77,20 @@ def corpus_rows(text: str, vocab: Vocabulary):
 
 
 def fresh_model(config, vocab: Vocabulary) -> tuple[MiniGPT, str]:
-    """Fresh random weights for config (its seed) and the cache key that names them."""
-    return _fresh_model(config, vocab.size), f"fresh:{config}:{vocab.fingerprint}"
+    """Fresh random weights for config (its seed) and the cache key that names them; a vocabulary extended by a
+    typed text (minigpt.typed) gets the same weights plus a row for each typed token."""
+    model = _typed_model(config, vocab.fingerprint, vocab) if vocab.typed else _fresh_model(config, vocab.size)
+    return model, f"fresh:{config}:{vocab.fingerprint}"
+
+
+def fresh_for_text(config, corpus_text: str, c: Controls) -> tuple[MiniGPT, Vocabulary, str]:
+    """A fresh model for the corpus, with a row of its own for every token of the typed text (when the input is
+    the text): fresh weights have no reason to read an unseen token through `<unk>`."""
+    vocab = vocabulary(corpus_text, config.vocab)
+    if c.source == "text":
+        vocab = typed.for_text(vocab, c.text[-walkthrough.MAX_TEXT_CHARS:], config.context_length)
+    model, key = fresh_model(config, vocab)
+    return model, vocab, key
 
 
 def trace_of(model: MiniGPT, model_key: str, rows, switches: Switches = Switches()) -> Trace:
@@ -151,7 +168,8 @@ class Workspace:
         return [self.vocab.text(i) for i in self.walk.token_ids[row]]
 
     def labels(self, row: int = 0) -> list[str]:
-        return token_labels(self.texts(row))
+        """Axis labels: "3 ␣the", and "10 🤖 byte 3/4" for a piece of a character split across tokens."""
+        return id_labels(self.walk.token_ids[row], self.vocab.mode, self.lang)
 
 
 def model_choice(c: Controls, corpus_text: str) -> tuple[MiniGPT, Vocabulary, str, str, int | None]:
@@ -163,9 +181,7 @@ def model_choice(c: Controls, corpus_text: str) -> tuple[MiniGPT, Vocabulary, st
             return ckpt.model, ckpt.vocab, f"{c.model}:{tag}:{id(ckpt)}", c.model, ckpt.steps
         # No checkpoint yet: show the fresh model (the sidebar says why). The radio's key cannot be written
         # here: the widget already exists in this run (StreamlitWidgetAlreadyInstantiatedError).
-    config = c.model_config()
-    vocab = vocabulary(corpus_text, config.vocab)
-    model, key = fresh_model(config, vocab)
+    model, vocab, key = fresh_for_text(c.model_config(), corpus_text, c)
     return model, vocab, key, "fresh", None
 
 
@@ -178,7 +194,7 @@ def workspace() -> Workspace:
         if notice:
             notices.append(notice)
         model, vocab, model_key, kind, steps = model_choice(c, corp.text)
-        rows = corpus_rows(corp.text, vocab)
+        rows = corpus_rows(corp.text, vocab.base)  # typed rows sit after the corpus's: the same numbers
         walk = walkthrough.make_input(c, vocab, rows, model.config.context_length)
     except (ConfigError, InputError, CorpusError, ValueError) as exc:
         st.error(message(exc, lang()), icon="⚠️")

@@ -10,6 +10,9 @@ from typing import Sequence
 
 import numpy as np
 
+from ..text import t
+from ..tokenizer import BytePart, token_pieces
+
 LABEL_CHARS = 14
 _VISIBLE = {" ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍", "\u00a0": "⍽"}
 
@@ -37,6 +40,38 @@ def token_labels(texts: Sequence[str]) -> list[str]:
     for i, text in enumerate(texts):
         prefix = f"{i} "
         labels.append(prefix + shorten(visible_text(text), max(3, LABEL_CHARS - len(prefix))))
+    return labels
+
+
+def piece_text(pieces: Sequence, lang: str = "en", limit: int | None = None) -> str:
+    """One token as read (`tokenizer.token_pieces`): its text with spaces shown, and for bytes of a character
+    split across tokens which bytes of which character they are: `"🤖 byte 3/4"`, `"␣+🤖 bytes 1–2/4"`.
+    Text is shortened to `limit` characters; the byte numbers never are (they are the point)."""
+    out = []
+    for piece in pieces:
+        if not isinstance(piece, BytePart):
+            out.append(visible_text(piece))
+        elif not piece.char:  # its character's other bytes are outside the tokens given
+            out.append(t("ui.byte_stray", lang, hex=" ".join(f"{b:02x}" for b in piece.raw)))
+        else:
+            key = "ui.byte_piece" if piece.first == piece.last else "ui.byte_pieces"
+            out.append(t(key, lang, char=visible_text(piece.char), first=piece.first, last=piece.last,
+                         total=piece.total))
+    if len(out) == 1 and not isinstance(pieces[0], BytePart):
+        return shorten(out[0], limit) if limit else out[0]
+    if limit:  # shorten the text around the byte pieces, not the pieces
+        out = [shorten(text, max(2, limit // 3)) if not isinstance(piece, BytePart) else text
+               for text, piece in zip(out, pieces)]
+    return "+".join(out)
+
+
+def id_labels(ids: Sequence[int], mode: str, lang: str = "en") -> list[str]:
+    """Unique axis labels for a row of token ids: `"0 ␣the"` as `token_labels` writes them, and pieces of a
+    UTF-8 character split across tokens named by their character: `"10 🤖 byte 3/4"` (`"10 🤖 第 3/4 字节"`)."""
+    labels = []
+    for i, pieces in enumerate(token_pieces(ids, mode)):
+        prefix = f"{i} "
+        labels.append(prefix + piece_text(pieces, lang, max(3, LABEL_CHARS - len(prefix))))
     return labels
 
 
