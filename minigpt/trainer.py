@@ -1,4 +1,5 @@
-"""One training loop for the app, the command line and the benchmarks (no Streamlit here).
+"""One training loop for the app, the command line and the benchmarks (no Streamlit here); its reports,
+data preparation and schedule live in minigpt/training.py and are importable from here too.
 
     vocab, rows = prepare(text, model_config)
     trainer = Trainer(model_config, train_config, rows, vocab)
@@ -22,7 +23,6 @@ from __future__ import annotations
 import copy
 import math
 import time
-from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import torch
@@ -31,134 +31,15 @@ import torch.nn as nn
 from . import corpus, devices
 from .config import ConfigError, ModelConfig, TrainConfig
 from .flat import FlatParameters
-from .text import TextError
 from .model import MiniGPT
 from .sampling import InputError, generate, tokenize
-from .tokenizer import Vocabulary, encode
+from .tokenizer import Vocabulary
+from .training import (EVENTS, AttentionSnapshot, EvalReport, SampleReport, StepReport, TrainingDiverged,  # noqa: F401
+                       distributed_rank, dropout_rng_state, lr_at, parameter_groups, prepare, rng_state, set_rng_state)  # noqa: F401
 
-COSINE_FLOOR = 0.1          # cosine decay ends at 10% of the peak learning rate (TrainConfig's comment)
 MAX_ATTENTION_SNAPSHOTS = 50
 DEFAULT_SAMPLE_PROMPT = "The customer"
 DEFAULT_ATTENTION_TEXT = "Build trust with the customer before you talk about the price."
-
-
-class TrainingDiverged(TextError, RuntimeError):
-    """The loss (or a gradient) became NaN or infinite; the weights are those of the last good step."""
-
-    def __init__(self, key: str, /, **values):
-        super().__init__(key, **values)
-        self.step = values.get("step")
-
-
-# -- reports ---------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class StepReport:
-    step: int              # optimizer steps done, counting this one (1 .. total)
-    loss: float            # training loss of this step's batch (mean over ranks under DDP)
-    lr: float              # learning rate this step used
-    tokens: int            # tokens seen so far (all ranks)
-    elapsed: float         # seconds of training so far (pauses excluded)
-    tokens_per_s: float    # tokens / time spent in optimizer steps (evaluations excluded)
-
-
-@dataclass(frozen=True)
-class EvalReport:
-    step: int              # 0 = before training
-    train_loss: float      # mean over eval_batches training batches
-    val_loss: float        # mean over eval_batches validation batches
-    elapsed: float
-
-
-@dataclass(frozen=True)
-class SampleReport:
-    step: int
-    prompt: str
-    text: str              # the generated continuation only (without the prompt)
-
-
-@dataclass(frozen=True)
-class AttentionSnapshot:
-    step: int
-    weights: torch.Tensor  # [blocks, heads, T, T] attention weights on the fixed sentence (CPU, float32)
-
-
-EVENTS = ("step", "eval", "sample", "attention")
-
-
-# -- data -------------------------------------------------------------------------------------------
-def prepare(text: str, model_config: ModelConfig) -> tuple[Vocabulary, torch.Tensor]:
-    """The vocabulary of text (model_config.vocab mode) and the text as a 1-D LongTensor of embedding rows."""
-    ids = encode(text, model_config.vocab)
-    if not ids:
-        raise corpus.CorpusError("error.corpus_no_text")
-    vocab = Vocabulary.from_ids(ids, model_config.vocab)
-    return vocab, corpus.rows_of(ids, vocab)
-
-
-def lr_at(step: int, config: TrainConfig) -> float:
-    """Learning rate for optimizer step `step` (0-based): linear warm-up, then constant or cosine to 10%."""
-    peak = config.learning_rate
-    if step < config.warmup_steps:
-        return peak * (step + 1) / config.warmup_steps
-    if config.lr_schedule == "constant":
-        return peak
-    span = max(1, config.steps - config.warmup_steps)
-    progress = min(1.0, (step - config.warmup_steps) / span)
-    return peak * (COSINE_FLOOR + (1 - COSINE_FLOOR) * 0.5 * (1 + math.cos(math.pi * progress)))
-
-
-def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
-    """Weight decay on the Linear layers' weight matrices only.
-
-    Biases and LayerNorm gains are offsets and scales, not interactions, and pulling them to zero
-    only hurts (minGPT's rule). Embedding rows are left alone too: with a compact vocabulary many
-    tokens are rare, and decay would shrink a rare token's row every step while it gets a gradient
-    only when the token shows up, erasing what the model learned about it.
-    """
-    decay, no_decay = [], []
-    for module in model.modules():
-        for name, param in module.named_parameters(recurse=False):
-            (decay if isinstance(module, nn.Linear) and name == "weight" else no_decay).append(param)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-
-
-def _rng_get(device: torch.device) -> torch.Tensor:
-    if device.type == "cuda":
-        return torch.cuda.get_rng_state(device)
-    if device.type == "mps":
-        return torch.mps.get_rng_state()
-    return torch.get_rng_state()
-
-
-def _rng_set(device: torch.device, state: torch.Tensor) -> None:
-    if device.type == "cuda":
-        torch.cuda.set_rng_state(state, device)
-    elif device.type == "mps":
-        torch.mps.set_rng_state(state)
-    else:
-        torch.set_rng_state(state)
-
-
-def _dropout_rng_state(device: torch.device, seed: int) -> torch.Tensor:
-    saved = _rng_get(device)
-    try:
-        if device.type == "cuda":
-            torch.cuda.manual_seed(seed)
-        elif device.type == "mps":
-            torch.mps.manual_seed(seed)
-        else:
-            torch.manual_seed(seed)
-        return _rng_get(device)
-    finally:
-        _rng_set(device, saved)
-
-
-def _distributed() -> tuple[int, int]:
-    """(rank, world_size) of an initialised process group, else (0, 1)."""
-    dist = torch.distributed
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
 
 
 # -- the loop ---------------------------------------------------------------------------------------
@@ -213,7 +94,7 @@ class Trainer:
         corpus.check_length(self.val_rows, T, "val")
 
         self.device = devices.resolve(train_config.device)
-        self.rank, self.world_size = _distributed()
+        self.rank, self.world_size = distributed_rank()
         if self.world_size > 1 and self.device.type == "cuda" and self.device.index is None:
             self.device = torch.device("cuda", torch.cuda.current_device())  # set per rank from LOCAL_RANK
         self.model = MiniGPT(model_config, vocab.size).to(self.device).train()
@@ -234,7 +115,7 @@ class Trainer:
                                            fused=fused)
         self.generator = torch.Generator().manual_seed(train_config.seed + self.rank)
         self._dropout_state = (
-            _dropout_rng_state(self.device, train_config.seed + self.rank) if model_config.dropout > 0 else None
+            dropout_rng_state(self.device, train_config.seed + self.rank) if model_config.dropout > 0 else None
         )
         # Fixed evaluation batches (the same each time: a smoother curve, and eval never moves the
         # training batch stream). Under DDP each rank holds different ones and the means are averaged.
@@ -319,8 +200,8 @@ class Trainer:
         x, y, _ = corpus.get_batch(self.train_rows, self.config.batch_size, self.model_config.context_length, self.generator)
         x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
         if self._dropout_state is not None:
-            outer = _rng_get(self.device)
-            _rng_set(self.device, self._dropout_state)
+            outer = rng_state(self.device)
+            set_rng_state(self.device, self._dropout_state)
         if self._flat is not None:
             self._flat.attach()
         try:
@@ -329,8 +210,8 @@ class Trainer:
             loss.backward()
         finally:
             if self._dropout_state is not None:
-                self._dropout_state = _rng_get(self.device)
-                _rng_set(self.device, outer)
+                self._dropout_state = rng_state(self.device)
+                set_rng_state(self.device, outer)
         params = self._flat.buffers if self._flat is not None else self.model.parameters()
         if self._clip < math.inf:
             norm = nn.utils.clip_grad_norm_(params, self._clip, foreach=True)
@@ -494,8 +375,6 @@ class Trainer:
 
     def checkpoint_copy(self):
         """A minigpt.checkpoint.Checkpoint holding a deep copy of the current weights (eval mode)."""
-        from .checkpoint import Checkpoint
+        from .checkpoint import copy_of
 
-        model = MiniGPT(self.model_config, self.vocab.size)
-        model.load_state_dict({k: v.detach().to("cpu") for k, v in self.model.state_dict().items()})
-        return Checkpoint(model.eval(), self.vocab, self.train_state())
+        return copy_of(self.model, self.vocab, self.train_state())
