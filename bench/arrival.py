@@ -100,7 +100,7 @@ def fmt(x: float | None) -> str:
 
 
 def variant_name(options: dict[str, str]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in options.items()) or "default (config.toml)"
+    return ", ".join(f"{k}={v}" for k, v in options.items()) or "config.toml as shipped"
 
 
 def markdown_table(rows: list[dict]) -> str:
@@ -117,6 +117,26 @@ def markdown_table(rows: list[dict]) -> str:
                      f"{fmt(fr['median_s'])} / {fmt(fr['p95_s'])} | {fmt(sp['median_s'])} / {fmt(sp['p95_s'])} | "
                      f"{r['exceptions']}/{r['disconnects']}/{r['timeouts']} | {r['server_peak_rss_mb']:.0f} | "
                      f"{r['server_cpu_s']:.1f} |")
+    return "\n".join(lines)
+
+
+def summary_table(rows: list[dict]) -> str:
+    """One line per (setting, processes, arrival): first page median / p95 at each N, /attention at the largest."""
+    groups: dict[tuple, dict[int, dict]] = {}
+    for r in rows:
+        procs = f"{r['processes']}" + (" + nginx" if r.get("nginx") else "")
+        groups.setdefault((variant_name(r["streamlit_options"]), procs, r["spread_s"]), {})[r["sessions"]] = r
+    ns = sorted({r["sessions"] for r in rows})
+    lines = ["| server setting | processes | arriving | " + " | ".join(f"first page, N = {n}" for n in ns) +
+             f" | /attention, N = {ns[-1] if ns else '-'} | errors |", "|---" * (len(ns) + 5) + "|"]
+    for (name, procs, spread), by_n in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[0][2], kv[0][0])):
+        cells = [f"{fmt(by_n[n]['first_page']['median_s'])} / {fmt(by_n[n]['first_page']['p95_s'])}" if n in by_n
+                 else "-" for n in ns]
+        last = by_n[max(by_n)]["second_page"]
+        errors = sum(r["exceptions"] + r["disconnects"] + r["timeouts"] for r in by_n.values())
+        arriving = "together" if not spread else f"within {spread:g} s"
+        lines.append(f"| {name} | {procs} | {arriving} | " + " | ".join(cells) +
+                     f" | {fmt(last['median_s'])} / {fmt(last['p95_s'])} | {errors} |")
     return "\n".join(lines)
 
 
@@ -178,7 +198,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ports", type=port_range, default=None, metavar="LO-HI",
                         help="take the servers' ports from this range (default: any free port)")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--tables", type=Path, nargs="+", metavar="JSON",
+                        help="measure nothing: print the tables of earlier runs' JSON files together")
     args = parser.parse_args(argv)
+    if args.tables:
+        rows = [r for path in args.tables for r in json.loads(path.read_text())["rows"]]
+        print(summary_table(rows) + "\n\n" + markdown_table(rows))
+        return
     try:
         variants = [{} if v in ("", "default") else dict(item.split("=", 1) for item in v.split(","))
                     for v in (args.variant or ["default"])]
@@ -196,6 +222,7 @@ def main(argv: list[str] | None = None) -> None:
     print("\nAll levels (first page: from GET / to the first run's script_finished):\n")
     print(markdown_table(sorted(rows, key=lambda r: (r["processes"], variant_name(r["streamlit_options"]),
                                                      r["spread_s"], r["sessions"]))) + "\n")
+    print("Summary (first page median / p95 in seconds):\n\n" + summary_table(rows) + "\n")
     samples = sorted({e for r in rows for e in r["exception_samples"]})
     if samples:
         print("Errors seen:", *samples, sep="\n  ")
