@@ -28,6 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `bench` as a package, also as a script
 from bench.stclient import GaveUp, Monitor, Servers, Session, Stats, fetch_page, pct, port_range  # noqa: E402
+from bench.tasks import run_level  # noqa: E402
 import websockets  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,14 +72,7 @@ async def level(n: int, spread: float, port: int, servers: Servers, args, rng: r
     started = time.monotonic()
     delays = [rng.uniform(0, spread) if spread > 0 else 0.0 for _ in range(n)]
     tasks = [asyncio.create_task(student(i, port, args, stats, times, d)) for i, d in enumerate(delays)]
-    done, pending = await asyncio.wait(tasks, timeout=args.level_timeout)
-    for task in pending:
-        task.cancel()
-        stats.timeouts += 1
-    await asyncio.gather(*pending, return_exceptions=True)
-    for task in done:
-        if task.exception() is not None:
-            stats.exceptions.append(f"client error: {task.exception()!r}"[:300])
+    await run_level(tasks, args.level_timeout, stats)
     stop.set()
     await watcher
     row = {"sessions": n, "spread_s": spread, "processes": servers.processes, "nginx": servers.nginx,

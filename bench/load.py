@@ -29,6 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `bench` as a package, also as a script
 from bench.stclient import (GaveUp, Monitor, Servers, Session, Stats, pct,  # noqa: E402
                             port_range)
+from bench.tasks import run_level  # noqa: E402
 import websockets  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -123,14 +124,7 @@ async def level(n: int, url: str, servers: Servers, args, seed: int) -> dict:
     rng = random.Random(seed)
     started, client_cpu = time.monotonic(), time.process_time()
     tasks = [asyncio.create_task(student(i, url, args, stats, random.Random(rng.random()))) for i in range(n)]
-    done, pending = await asyncio.wait(tasks, timeout=args.level_timeout)
-    for task in pending:  # the level's time limit: whoever is still running is cut off and counted
-        task.cancel()
-        stats.timeouts += 1
-    await asyncio.gather(*pending, return_exceptions=True)
-    for task in done:
-        if task.exception() is not None:
-            stats.exceptions.append(f"client error: {task.exception()!r}"[:300])
+    await run_level(tasks, args.level_timeout, stats)
     stop.set()
     await watcher
     control, every = stats.latencies["control"], [x for v in stats.latencies.values() for x in v]
