@@ -45,8 +45,10 @@ class Checkpoint:
 
     @property
     def steps(self) -> int | None:
-        """Optimizer steps behind these weights (the Trainer's train_state["steps"]); None if the file does not say."""
-        steps = self.train_state.get("steps") if isinstance(self.train_state, dict) else None
+        """Optimizer steps behind these weights: the Trainer writes train_state["steps"]; other tools' files may say
+        "step". None if the file says neither. The one place that reads it (labels, banners, file names)."""
+        state = self.train_state if isinstance(self.train_state, dict) else {}
+        steps = state.get("steps", state.get("step"))
         return steps if isinstance(steps, int) and not isinstance(steps, bool) else None
 
 
