@@ -90,18 +90,24 @@ def test_pages_without_one_model_have_no_banner():
         assert not any("This page shows" in s for s in texts(at, "warning") + texts(at, "info")), page
 
 
+def switch_off(at, *switches: str, **state) -> list[str]:
+    """Turn what-if switches off, rerun with the given session state kept, and return the page's texts."""
+    for name in switches:
+        at.toggle(key=f"wi_{name}").set_value(False)
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    assert not at.exception
+    return texts(at, "markdown")
+
+
 def test_attention_explanations_follow_the_causal_mask_and_the_scale_switch():
     at = run_page("pages/attention.py", c_source="batch")
     shown = texts(at, "markdown")
     assert t("stage_variant.attn.weights.random") in shown  # fresh weights: described, not interpreted
     assert t("stage.attn.weights") not in shown
     assert t("stage.attn.masked") in shown and t("stage_variant.attn.scores.random") in shown
-    at.toggle(key="wi_causal_mask").set_value(False)
-    at.toggle(key="wi_scale").set_value(False)
-    at.session_state["c_source"] = "batch"
-    at.run()
-    assert not at.exception
-    shown = texts(at, "markdown")
+    shown = switch_off(at, "causal_mask", "scale", c_source="batch")
     for key in ("attn.weights.no_mask", "attn.masked.no_mask", "attn.mask.no_mask", "attn.scores.no_scale"):
         assert t(f"stage_variant.{key}") in shown, key
     assert not any("exactly 0" in s for s in shown)
@@ -114,12 +120,7 @@ def test_attention_explanations_follow_the_causal_mask_and_the_scale_switch():
 def test_block_explanations_follow_the_residual_and_layernorm_switches():
     at = run_page("pages/block.py", "zh")
     assert t("stage.norm1", "zh") in texts(at, "markdown")
-    at.toggle(key="wi_layer_norm").set_value(False)
-    at.toggle(key="wi_residual").set_value(False)
-    at.session_state["c_lang"] = "zh"
-    at.run()
-    assert not at.exception
-    shown = texts(at, "markdown")
+    shown = switch_off(at, "layer_norm", "residual", c_lang="zh")
     for key in ("norm1.no_layer_norm", "norm2.no_layer_norm", "resid1.no_residual", "resid2.no_residual"):
         assert t(f"stage_variant.{key}", "zh") in shown, key
     assert t("stage.norm1", "zh") not in shown
