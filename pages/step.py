@@ -59,7 +59,7 @@ if stage == "tokens":
     st.html(chips.token_chips_html(ws.texts(row), ws.walk.token_ids[row], ws.walk.known[row])
             .replace("font-size:1.05em", "font-size:1.6em"))
     st.write(t("step.tokens expl", lang))
-    st.caption(f"{len(ws.texts(row))} tokens · {t('ui.token id', lang)} = cl100k_base")
+    st.caption(t("step.token_count", lang, n=len(ws.texts(row))))
 elif stage == "topk":
     trace = ws.trace()
     probs = trace["probs"][row]
