@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .kv_cache import KVCache
 from .model import MiniGPT
 from .text import TextError
 from .tokenizer import Vocabulary
@@ -89,8 +90,12 @@ def generate(
     top_p: float = 1.0,
     seed: int = 0,
     num_candidates: int = 5,
+    use_cache: bool = False,
 ) -> Generation:
-    """Sample max_new_tokens after prompt. temperature 0 is greedy. The context is cropped to the model's."""
+    """Sample max_new_tokens after prompt. temperature 0 is greedy. The context is cropped to the model's.
+
+    use_cache: compute each new token's row alone, keeping keys and values (`minigpt.kv_cache`); the same
+    tokens and probabilities, less work. When the window slides, the cache is rebuilt from the window."""
     if not 0 <= temperature <= 10:
         raise InputError("error.input_temperature", value=temperature)
     if not 0 < top_p <= 1:
@@ -105,10 +110,19 @@ def generate(
     was_training = model.training
     model.eval()
     steps = []
+    cache, start = (KVCache(model), 0) if use_cache else (None, 0)
     try:
         for _ in range(max_new_tokens):
-            window = torch.tensor([rows[-context_length:]], device=device)
-            logits = model(window)[0][0, -1].float().cpu()
+            if cache is None:
+                window = torch.tensor([rows[-context_length:]], device=device)
+                logits = model(window)[0][0, -1].float().cpu()
+            else:
+                first = max(0, len(rows) - context_length)
+                if first != start or cache.length == 0:  # the window slid: every cached position moved
+                    cache.reset()
+                    start = first
+                new = rows[start + cache.length:]
+                logits = cache.feed(torch.tensor([new], device=device))[0].float().cpu()
             logits[vocab.unk_row] = float("-inf")  # never emit "a token the model never saw"
             if temperature == 0:
                 probs = torch.zeros_like(logits)
