@@ -18,6 +18,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from . import knockout as ko
 from .config import ModelConfig, check_size
 from .stages import Trace
 
@@ -34,6 +35,7 @@ class Switches:
     residual: bool = True       # False: the blocks drop their residual connections
     layer_norm: bool = True     # False: every LayerNorm is skipped
     temperature: float = 1.0    # softmax(scores / temperature) in attention
+    knockout: ko.Knockout = ko.NONE  # heads whose output is replaced (minigpt/knockout.py)
 
     def __post_init__(self) -> None:
         if not 0.01 <= float(self.temperature) <= 100:
@@ -62,15 +64,16 @@ class CausalSelfAttention(nn.Module):
         B, T, C = t.shape
         return t.view(B, T, self.num_heads, self.d_k).transpose(1, 2)  # [B, H, T, D]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, off: tuple[int, ...] = (), mode: str = ko.DEFAULT_MODE) -> torch.Tensor:
         B, T, C = x.shape
         q, k, v = map(self.split_heads, self.qkv(x).split(C, dim=2))
         p = self.dropout if self.training else 0.0
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=p)  # [B, H, T, D]
+        y = ko.apply(y, off, mode)  # knocked-out heads replaced (none: y itself)
         y = y.transpose(1, 2).reshape(B, T, C)  # concat heads
         return F.dropout(self.out(y), p, self.training)
 
-    def traced(self, x: torch.Tensor, record: Record, s: Switches) -> torch.Tensor:
+    def traced(self, x: torch.Tensor, record: Record, s: Switches, off: tuple[int, ...] = ()) -> torch.Tensor:
         B, T, C = x.shape
         q, k, v = self.qkv(x).split(C, dim=2)  # Q = x @ Wq, K = x @ Wk, V = x @ Wv
         q = record("attn.q", self.split_heads(q))
@@ -84,7 +87,7 @@ class CausalSelfAttention(nn.Module):
         mask = record("attn.mask", mask)  # True above the diagonal: the future
         masked = record("attn.masked", scores.masked_fill(mask, float("-inf")))
         weights = record("attn.weights", F.softmax(masked / s.temperature, dim=-1))  # rows sum to 1
-        mixed = record("attn.mixed", weights @ v)  # [B, H, T, D]
+        mixed = record("attn.mixed", ko.apply(weights @ v, off, s.knockout.mode))  # [B, H, T, D]
         concat = record("attn.concat", mixed.transpose(1, 2).reshape(B, T, C))
         return record("attn.out", self.out(concat))
 
@@ -116,14 +119,14 @@ class Block(nn.Module):
         self.ffn = FeedForward(config)
         self.norm2 = nn.LayerNorm(config.d_model)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, off: tuple[int, ...] = (), mode: str = ko.DEFAULT_MODE) -> torch.Tensor:
         if self.pre_norm:
-            x = x + self.attn(self.norm1(x))
+            x = x + self.attn(self.norm1(x), off, mode)
             return x + self.ffn(self.norm2(x))
-        x = self.norm1(x + self.attn(x))
+        x = self.norm1(x + self.attn(x, off, mode))
         return self.norm2(x + self.ffn(x))
 
-    def traced(self, x: torch.Tensor, record: Record, s: Switches) -> torch.Tensor:
+    def traced(self, x: torch.Tensor, record: Record, s: Switches, off: tuple[int, ...] = ()) -> torch.Tensor:
         def norm(name: str, layer: nn.LayerNorm, t: torch.Tensor) -> torch.Tensor:
             return record(name, layer(t) if s.layer_norm else t)
 
@@ -131,9 +134,9 @@ class Block(nn.Module):
             return record(name, residual + t if s.residual else t)
 
         if self.pre_norm:
-            x = add("resid1", x, self.attn.traced(norm("norm1", self.norm1, x), record, s))
+            x = add("resid1", x, self.attn.traced(norm("norm1", self.norm1, x), record, s, off))
             return add("resid2", x, self.ffn.traced(norm("norm2", self.norm2, x), record, s))
-        x = norm("norm1", self.norm1, add("resid1", x, self.attn.traced(x, record, s)))
+        x = norm("norm1", self.norm1, add("resid1", x, self.attn.traced(x, record, s, off)))
         return norm("norm2", self.norm2, add("resid2", x, self.ffn.traced(x, record, s)))
 
 
@@ -163,14 +166,16 @@ class MiniGPT(nn.Module):
                 f"crop to the last {self.config.context_length}."
             )
 
-    def forward(self, rows: torch.Tensor, targets: torch.Tensor | None = None):
-        """Fast path. rows: [B, T] embedding rows. Returns (logits [B, T, V], loss or None)."""
+    def forward(self, rows: torch.Tensor, targets: torch.Tensor | None = None, knockout: ko.Knockout = ko.NONE):
+        """Fast path. rows: [B, T] embedding rows. Returns (logits [B, T, V], loss or None).
+        knockout: heads whose output is replaced, exactly as on the traced path."""
         self._check_rows(rows)
+        knockout.check(self.config.num_blocks, self.config.num_heads)
         T = rows.shape[1]
         x = self.token_embedding(rows) + self.position[:T]
         x = F.dropout(x, self.config.dropout, self.training)
-        for block in self.blocks:
-            x = block(x)
+        for i, block in enumerate(self.blocks):
+            x = block(x, knockout.of_block(i), knockout.mode)
         if self.final_norm is not None:
             x = self.final_norm(x)
         logits = self.lm_head(x)
@@ -180,20 +185,27 @@ class MiniGPT(nn.Module):
     @torch.no_grad()
     def run_with_trace(self, rows: torch.Tensor, switches: Switches = Switches()) -> Trace:
         """Traced path: the same weights, every stage recorded (detached, on the CPU). Never uses dropout."""
+        trace = self.trace_into(Trace(self.config), rows, switches)
+        trace.seal()
+        return trace
+
+    def trace_into(self, trace, rows: torch.Tensor, s: Switches):
+        """The traced path's arithmetic, recording into trace (`record(name, tensor)` returns the tensor the
+        computation goes on with). run_with_trace records detached copies without gradients; minigpt.gradients
+        records live tensors and differentiates the loss with respect to them."""
         self._check_rows(rows)
-        trace = Trace(self.config)
-        trace.switches = s = switches
+        s.knockout.check(self.config.num_blocks, self.config.num_heads)
+        trace.switches = s
         T = rows.shape[1]
         tok = trace.record("embed.token", self.token_embedding(rows))  # [B, T, C]
         pos = trace.record("embed.position", self.position[:T])  # [T, C]
         x = trace.record("embed.sum", tok + pos if s.position else tok)
         for i, block in enumerate(self.blocks):
-            x = block.traced(x, trace.recorder(f"blocks.{i}."), s)
+            x = block.traced(x, trace.recorder(f"blocks.{i}."), s, s.knockout.of_block(i))
         if self.final_norm is not None:
             x = trace.record("final.norm", self.final_norm(x) if s.layer_norm else x)
         logits = trace.record("logits", self.lm_head(x))  # [B, T, V]
         trace.record("probs", F.softmax(logits, dim=-1))
-        trace.seal()
         return trace
 
 
