@@ -122,6 +122,25 @@ def stage_names(num_blocks: int, norm: str) -> list[str]:
     return names + ["logits", "probs"]
 
 
+STEP_ENDS = ("tokens", "topk")  # lecture steps with no tensor of their own: the token chips, the top-k bars
+
+
+def lecture_steps(num_blocks: int, norm: str) -> list[str]:
+    """The one list of steps a lecture walks (the Step page, the model map): the tokens, every stage in the order
+    the model computes it, the top-k. Extend it here and both follow."""
+    return [STEP_ENDS[0], *stage_names(num_blocks, norm), STEP_ENDS[1]]
+
+
+def step_chapter(step: str) -> str:
+    """The chapter a lecture step belongs to (`tokens` ... `output`)."""
+    return {"tokens": "tokens", "topk": "output"}.get(step) or spec_of(step).chapter
+
+
+def step_label(step: str, lang: str = "en") -> str:
+    """A lecture step for a person: a stage's label, or the title of the tokens / top-k step."""
+    return t(f"step.{step}", lang) if step in STEP_ENDS else stage_label(step, lang)
+
+
 def spec_of(name: str) -> StageSpec:
     """The catalogue entry of a full stage name such as `blocks.3.attn.weights`."""
     match = _BLOCK_NAME.match(name)
