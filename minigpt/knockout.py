@@ -70,6 +70,15 @@ def apply(y: torch.Tensor, heads: tuple[int, ...], mode: str) -> torch.Tensor:
     return y * keep + mean * (1 - keep)
 
 
+def affected_stages(names: list[str], knockout: Knockout) -> list[str]:
+    """The stages (in computation order, from the model's stage list) a knockout can change: from the first
+    knocked-out block's attn.mixed on. Nothing off: []."""
+    if not knockout:
+        return []
+    first = names.index(f"blocks.{min(b for b, _ in knockout.heads)}.attn.mixed")
+    return names[first:]
+
+
 # -- head importance -----------------------------------------------------------------------------------
 def validation_batches(corpus_rows: torch.Tensor, context_length: int, *, batches: int = 4, batch_size: int = 8,
                        seed: int = 0) -> tuple[torch.Tensor, torch.Tensor] | None:

@@ -69,13 +69,14 @@ def chance(T: int, tokens: Sequence | None = None) -> torch.Tensor:
     return role_scores(uniform_weights(T).unsqueeze(0), tokens)[0]
 
 
-def induction_rows(vocab_size: int, context_length: int, *, batch: int = 4, seed: int = 0,
-                   exclude: Sequence[int] = ()) -> torch.Tensor:
-    """Repeated random sequences [batch, 2n] (n = context_length // 2): n random rows, then the same n again."""
+def induction_rows(pool, context_length: int, *, batch: int = 4, seed: int = 0) -> torch.Tensor:
+    """Repeated random sequences [batch, 2n] (n = context_length // 2): n rows drawn from pool (a vocabulary size,
+    or the rows to draw from, e.g. those the corpus uses), then the same n again."""
     n = context_length // 2
-    allowed = torch.tensor([r for r in range(vocab_size) if r not in set(exclude)])
+    allowed = torch.arange(pool) if isinstance(pool, int) else torch.as_tensor(pool).long().reshape(-1)
     if n < 2 or len(allowed) < 2:
-        raise ValueError(f"An induction test needs a context of at least 4 tokens, got {context_length}.")
+        raise ValueError(f"An induction test needs a context of at least 4 tokens and 2 tokens to draw from, "
+                         f"got a context of {context_length} and {len(allowed)} tokens.")
     generator = torch.Generator().manual_seed(seed)
     half = allowed[torch.randint(len(allowed), (batch, n), generator=generator)]
     return torch.cat([half, half], dim=1)

@@ -90,6 +90,7 @@ def pages(lang: str) -> dict[str, list]:
             page("pages/attention.py", "3_attention", "👀", url_path="attention"),
             page("pages/block.py", "4_residual_layernorm_ffn", "🧱", url_path="block"),
             page("pages/output.py", "5_output", "🎯", url_path="output"),
+            st.Page("pages/inside.py", title=t("why.nav", lang), icon="🔬", url_path="inside"),
         ],
         t("nav.teach_explore", lang): [
             page("pages/step.py", "step_through_lecture", "▶️", url_path="step"),

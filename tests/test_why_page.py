@@ -1,0 +1,94 @@
+"""The "What it learned" page under AppTest, in English and 中文, for fresh and trained weights, with heads
+knocked out: no traceback, every view drawn, and the numbers on screen are the model's own."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from minigpt import corpus, walkthrough
+from minigpt.config import TrainConfig
+from minigpt.model import Switches
+from minigpt.trainer import Trainer
+from minigpt.training import prepare
+from minigpt import knockout as ko
+from minigpt.text import keys, t
+from tests.test_pages import decode
+from tests.test_text_pages import ENGLISH, screen_texts
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PAGE = "pages/inside.py"
+
+
+@pytest.fixture(scope="module")
+def trained():
+    config = walkthrough.Controls().model_config()
+    vocab, rows = prepare(corpus.builtin().text, config)
+    trainer = Trainer(config, TrainConfig(steps=6, eval_interval=3, eval_batches=1, device="cpu"), rows, vocab)
+    trainer.run()
+    return trainer.checkpoint_copy()
+
+
+def run(lang: str = "en", **state) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.query_params["lang"] = lang
+    at.run()
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.switch_page(PAGE).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def charts(at: AppTest) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def chart(at: AppTest, title: str) -> dict:
+    found = [c for c in charts(at) if title in c["layout"]["title"]["text"]]
+    assert found, [c["layout"]["title"]["text"][:60] for c in charts(at)]
+    return found[0]
+
+
+def test_every_view_is_drawn_and_the_lens_ends_on_the_models_prediction():
+    at = run("en")
+    assert len(at.get("plotly_chart")) == 8
+    grid = chart(at, t("why.lens_title", "en"))
+    z = decode(grid["data"][0]["z"])
+    # the model on screen: the sidebar's default fresh model on the default text
+    from ui.workspace import fresh_for_text
+    c = walkthrough.Controls()
+    model, vocab, _ = fresh_for_text(c.model_config(), corpus.builtin().text, c)
+    rows = walkthrough.make_input(c, vocab, None, model.config.context_length).rows
+    probs = model.run_with_trace(rows)["probs"][0]
+    np.testing.assert_allclose(z[:, -1], probs.max(-1).values.numpy(), atol=1e-6)
+    assert t("why.lens_no_target", "en") in [str(e.value) for e in at.caption]
+    assert any("mean nothing yet" in str(w.value) for w in at.warning)  # random weights are announced
+
+
+def test_chinese_page_with_a_corpus_batch_and_a_knockout_shows_no_english(trained):
+    at = run("zh", c_source="batch", c_model="trained", trained_checkpoint=trained, why_off=[(0, 1)],
+             why_mode="zero")
+    texts = screen_texts(at)
+    assert [s for s in texts if s.strip() in keys()] == []
+    leftovers = sorted({f"{ENGLISH[p]}: {p!r} in {s[:80]!r}" for s in texts for p in ENGLISH if p in s})
+    assert leftovers == []
+    assert t("why.knockout_on", "zh", n=1) in [str(w.value) for w in at.warning]
+    assert len(at.get("plotly_chart")) == 11  # + changes, next token with heads off, true-next-token lens
+    assert at.select_slider(key="why_map_when").value == "now"
+
+
+def test_importance_on_screen_is_the_validation_loss_increase(trained):
+    at = run("en", c_model="trained", trained_checkpoint=trained)
+    fig = chart(at, "Head importance")
+    z = decode(fig["data"][0]["z"])
+    expected = ko.head_importance(trained.model, _corpus_rows(trained), "mean").increase.numpy()
+    np.testing.assert_allclose(z, expected, atol=1e-6)
+
+
+def _corpus_rows(ckpt):
+    return corpus.encode_rows(corpus.builtin().text, ckpt.vocab)

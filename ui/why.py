@@ -1,0 +1,116 @@
+"""The "What it learned" numbers a page needs, cached per model and input and shared by every session (read-only
+results): head importance, the induction test's trace, role scores, gradients, embedding maps. No math here:
+each is one call into minigpt (knockout, roles, gradients, embedding_map, lens)."""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+import torch
+
+from minigpt import embedding_map, gradients, knockout as ko, lens, roles
+from minigpt.model import Switches
+
+from .workspace import text_key
+
+_CACHE: OrderedDict[tuple, object] = OrderedDict()
+_LOCK = threading.Lock()
+_MAX = 256
+MAP_POINTS = 300   # the most frequent tokens drawn on the embedding map
+MAP_LABELS = 40    # ... of which this many are labelled
+
+
+def cached(key: tuple, build):
+    """A plain LRU dict shared by sessions (the key is strings and numbers: cheap to hash)."""
+    with _LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    value = build()
+    with _LOCK:
+        _CACHE[key] = value
+        while len(_CACHE) > _MAX:
+            _CACHE.popitem(last=False)
+    return value
+
+
+def _corpus_key(ws) -> str:
+    return text_key(ws.corpus.text) + ws.vocab.fingerprint
+
+
+def importance(ws, mode: str):
+    return cached(("importance", ws.model_key, _corpus_key(ws), mode),
+                  lambda: ko.head_importance(ws.model, ws.corpus_rows, mode))
+
+
+def used_rows(ws) -> torch.Tensor:
+    """The vocabulary rows the corpus uses, most frequent first (the <unk> row left out)."""
+    return cached(("used", _corpus_key(ws)), lambda: embedding_map.frequent_rows(
+        ws.corpus_rows, ws.vocab.size, ws.vocab.size, exclude=(ws.vocab.unk_row,)))
+
+
+def role_scores(ws, trace, switches: Switches):
+    """(scores [blocks, heads, 4], chance [4]): previous / first / current on the page's input, induction on
+    repeated random sequences of tokens the corpus uses."""
+    def build():
+        rows = roles.induction_rows(used_rows(ws), ws.config.context_length, batch=4, seed=ws.config.seed)
+        induction = ws.model.run_with_trace(rows, switches)
+        scores = roles.model_roles(trace, induction, rows)
+        T = trace["embed.sum"].shape[1]
+        chance = torch.cat([roles.chance(T)[:3], roles.chance(rows.shape[1], rows[0].tolist())[3:]])
+        return scores, chance
+    return cached(("roles", ws.model_key, _corpus_key(ws), trace.cache_key), build)
+
+
+def logit_lens(ws, trace, row: int):
+    targets = ws.walk.targets[row] if ws.walk.targets is not None else None
+    return cached(("lens", trace.cache_key, row), lambda: lens.logit_lens(ws.model, trace, batch=row, targets=targets))
+
+
+def stage_gradients(ws, row: int, position: int, target: int, switches: Switches):
+    key = ("grads", ws.model_key, text_key(repr(ws.walk.rows.tolist())), row, position, target, switches)
+    return cached(key, lambda: gradients.stage_gradients(ws.model, ws.walk.rows, batch=row, position=position,
+                                                         target=target, switches=switches))
+
+
+def token_map(ws, model):
+    """PCA of the embedding rows of the corpus's most frequent tokens, for model (the current one or its
+    untrained twin)."""
+    rows = used_rows(ws)[:MAP_POINTS]
+    return embedding_map.project(model.token_embedding.weight, rows)
+
+
+def aligned_maps(ws):
+    """{"untrained": ..., "now": ...} token maps on matching axes (the untrained one's signs turned to the
+    current one's); only "now" for fresh weights."""
+    def build():
+        now = token_map(ws, ws.model)
+        maps = {"now": now}
+        if ws.model_kind != "fresh":
+            maps["untrained"] = embedding_map.align(token_map(ws, ws.untrained()[0]), now)
+        return maps
+    return cached(("maps", ws.model_key, _corpus_key(ws)), build)
+
+
+def layer_stages(config) -> list[str]:
+    return lens.layer_stages(config)
+
+
+def layer_norms(grads) -> list[tuple[str, float]]:
+    return gradients.layer_norms(grads)
+
+
+def typical_weights(trace) -> torch.Tensor:
+    """Each head's attention weights averaged over the batch rows: [blocks, heads, T, T]."""
+    return torch.stack([trace[f"blocks.{b}.attn.weights"].mean(dim=0) for b in range(trace.config.num_blocks)])
+
+
+def map_range(maps) -> tuple[float, float]:
+    """One axis range for every map of a slider, so a point that moves is seen to move."""
+    bound = max(float(m.points.abs().max()) for m in maps.values()) * 1.12 or 1.0
+    return (-bound, bound)
+
+
+def position_map(ws):
+    return cached(("posmap", ws.config.context_length, ws.config.d_model),
+                  lambda: embedding_map.project(ws.model.position))
