@@ -16,10 +16,10 @@ V = vocabulary rows, N = num_blocks, T = tokens in the window including the new 
 
     with the cache      N·(8d² + 4df + 4Td) + 2dV
         q, k, v of the new token 6d², Wo 2d², FFN 4df, its query against T keys 2Td, weights @ V 2Td; its logits 2dV
-    without the cache   N·(8Td² + 4Tdf + 4T²d) + 2TdV
-        the same for all T positions (every score of the T × T matrix), and logits at every position
-    prefill (the prompt, or a rebuild after the window slid)   N·(8Td² + 4Tdf + 4T²d) + 2dV
-        all T rows once, logits only for the last
+    without the cache   N·(8Td² + 4Tdf + 4T²d) + 2dV
+        the same for all T positions (every score of the T × T matrix), logits for the last position only
+        (`MiniGPT.forward`, which generation calls, also computes the other T - 1 positions' logits: 2(T-1)dV more)
+    prefill (the prompt, or a rebuild after the window slid): the same as without the cache
 
 Memory of the cache: 2 (K and V) · N · T · d numbers per sequence, 4 bytes each in float32.
 """
@@ -50,13 +50,13 @@ def flops_cached(config: ModelConfig, vocab_size: int, length: int) -> int:
 
 
 def flops_uncached(config: ModelConfig, vocab_size: int, length: int) -> int:
-    """FLOPs of one new token without the cache: the whole window again (`MiniGPT.forward`)."""
-    return config.num_blocks * _block_flops(config, length, length) + 2 * length * config.d_model * vocab_size
+    """FLOPs of one new token without the cache: every position of the window again, logits for the last."""
+    return config.num_blocks * _block_flops(config, length, length) + 2 * config.d_model * vocab_size
 
 
 def flops_prefill(config: ModelConfig, vocab_size: int, length: int) -> int:
-    """FLOPs of filling the cache from `length` tokens at once (logits for the last one only)."""
-    return config.num_blocks * _block_flops(config, length, length) + 2 * config.d_model * vocab_size
+    """FLOPs of filling the cache from `length` tokens at once: the same work as without the cache."""
+    return flops_uncached(config, vocab_size, length)
 
 
 def cache_numbers(config: ModelConfig, length: int) -> int:

@@ -1,14 +1,16 @@
 """Generate: sample text from the sidebar's model, each token coloured by its probability, and for any
-generated position the candidates it was chosen from (model probability vs sampling probability)."""
+generated position the candidates it was chosen from (model probability vs sampling probability); then the
+KV cache replaying that generation step by step (ui/kv_view.py)."""
 import streamlit as st
 
-from ui import workspace as wsp
+from ui import kv_view, workspace as wsp
+from minigpt import explain
 from minigpt.analysis import default_prompt
 from minigpt.text import message, t
 from minigpt.sampling import InputError, generate
 from minigpt.views import chips, output
 from minigpt.views.export import plotly_config
-from minigpt.views.labels import position_label
+from minigpt.views.labels import percent
 
 ws = wsp.workspace()
 lang = ws.lang
@@ -18,8 +20,9 @@ lang = ws.lang
 def _generation(model_key: str, prompt: str, max_new_tokens: int, temperature: float, top_k: int, top_p: float,
                 seed: int, _model, _vocab):
     # Keyed on the model and every setting: a rerun (or another student with the same inputs) reuses it.
+    # With the KV cache: the same tokens and probabilities as without it (tests/test_kv_cache.py), less work.
     return generate(_model, _vocab, prompt, max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k,
-                    top_p=top_p, seed=seed, num_candidates=8)
+                    top_p=top_p, seed=seed, num_candidates=8, use_cache=True)
 
 
 st.title(t("train.generate_title", lang))
@@ -53,15 +56,26 @@ if not steps:
 context = ws.config.context_length
 if len(result.prompt_ids) + len(steps) > context:
     st.caption(t("train.cropped", lang).format(n=context))
+if explain.is_random(ws.model_kind) and temperature > 0:  # why any prompt gives (nearly) the same text
+    st.info(t("fixes.random_same", lang, p=percent(steps[0].candidates[0].prob), u=percent(1 / ws.vocab.size),
+              seed=int(seed)), icon="🎲")
+texts = chips.generated_texts(result.prompt_ids, steps, ws.vocab.mode, lang)
+# One picker per generation: a new prompt or setting gets a new widget, so its labels are the new tokens'.
+pick_key = "gen_position_" + wsp.text_key(repr((result.prompt_ids, result.new_ids)))
 positions = list(range(len(steps)))
-if st.session_state.get("gen_position", 0) not in positions:
-    st.session_state["gen_position"] = 0
-selected = st.session_state.get("gen_position", 0)
+if st.session_state.get(pick_key, 0) not in positions:
+    st.session_state[pick_key] = 0
+selected = st.session_state.get(pick_key, 0)
 st.markdown(chips.probability_legend_html(lang), unsafe_allow_html=True)
 with st.container(border=True):
-    st.markdown(chips.generation_html(prompt, steps, selected=selected, lang=lang), unsafe_allow_html=True)
+    st.markdown(chips.generation_html(prompt, steps, selected=selected, lang=lang, texts=texts),
+                unsafe_allow_html=True)
 
-position = st.selectbox(t("train.pick_position", lang), positions, key="gen_position",
-                        format_func=lambda i: position_label(steps[i], i))
-st.plotly_chart(output.candidates_figure(steps[position], position, lang=lang), key="gen_candidates",
-                config=plotly_config("minigpt-candidates"))
+position = st.selectbox(t("train.pick_position", lang), positions, key=pick_key,
+                        format_func=lambda i: f"{i + 1} · {texts[i]} ({percent(steps[i].prob)})")
+before = list(result.prompt_ids) + result.new_ids[:position]
+st.plotly_chart(output.candidates_figure(steps[position], position, lang=lang, context_ids=before,
+                                         mode=ws.vocab.mode),
+                key="gen_candidates", config=plotly_config("minigpt-candidates"))
+
+kv_view.section(ws, result, lang)

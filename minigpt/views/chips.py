@@ -7,7 +7,8 @@ import html
 from typing import Sequence
 
 from ..text import t
-from .labels import percent, visible_text
+from ..tokenizer import token_pieces
+from .labels import percent, piece_text, visible_text
 
 CHIP_COLOURS = ("#ffe0b2", "#c8e6c9", "#bbdefb", "#f8bbd0", "#fff59d", "#d1c4e9", "#b2ebf2", "#dcedc8")
 PROB_STOPS = ((0.0, "#fde0dd"), (0.1, "#fcc5c0"), (0.25, "#fee391"), (0.5, "#c7e9c0"), (0.75, "#74c476"),
@@ -58,15 +59,31 @@ def prob_colour(p: float) -> str:
     return colour
 
 
-def generation_html(prompt: str, steps: Sequence, *, selected: int | None = None, lang: str = "en") -> str:
+def piece_texts(ids: Sequence[int], mode: str, lang: str = "en") -> list[str]:
+    """Each token's text as read in its neighbours' company: a piece of a character split across tokens is
+    named by its character (`"🤖 byte 3/4"`, tokenizer.token_pieces), not shown as hex bytes."""
+    return [piece_text(p, lang) for p in token_pieces(ids, mode)]
+
+
+def generated_texts(prompt_ids: Sequence[int], steps: Sequence, mode: str, lang: str = "en") -> list[str]:
+    """The generated tokens' texts, byte pieces named by their character (the prompt is their first neighbour)."""
+    ids = list(prompt_ids) + [s.token_id for s in steps]
+    return piece_texts(ids, mode, lang)[len(prompt_ids):]
+
+
+def generation_html(prompt: str, steps: Sequence, *, selected: int | None = None, lang: str = "en",
+                    texts: Sequence[str] | None = None) -> str:
     """The prompt (plain) followed by each generated token as a chip coloured by the probability it was
     sampled with (number 1, 2, ... and the % underneath); `selected` (0-based) gets a dark outline.
-    steps: sampling.GenerationStep."""
+    steps: sampling.GenerationStep; texts: what each chip shows (`generated_texts`; default the tokens' texts)."""
     parts = [f'<span style="white-space:pre-wrap;color:#555;font-size:1.05em;padding:2px 4px">'
              f'{html.escape(prompt)}</span>']
-    for i, s in enumerate(steps):
+    texts = list(texts) if texts is not None else [s.text for s in steps]
+    if len(texts) != len(steps):
+        raise ValueError(f"{len(texts)} texts for {len(steps)} generated tokens.")
+    for i, (s, text) in enumerate(zip(steps, texts)):
         pct = percent(s.prob)
-        parts.append(chip(s.text, colour=prob_colour(s.prob), tip=f"{i + 1}: {s.text!r} p={pct}",
+        parts.append(chip(text, colour=prob_colour(s.prob), tip=f"{i + 1}: {text!r} p={pct}",
                           sub=f"{i + 1} · {pct}", border=SELECTED_BORDER if i == selected else PLAIN_BORDER,
                           bold=i == selected, spacing=GENERATED_SPACING, sub_css=GENERATED_SUB_CSS))
     return '<div style="line-height:2.2">' + "".join(parts) + "</div>"

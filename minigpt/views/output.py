@@ -12,7 +12,8 @@ import torch
 from ..analysis import as_array
 from ..text import t
 from . import style
-from .labels import escape, escape_all, percent, shorten, token_labels, visible_text, vocab_label
+from ..tokenizer import token_pieces
+from .labels import escape, escape_all, percent, piece_text, shorten, token_labels, visible_text, vocab_label
 
 
 def topk_bars(probs_1d, vocab, *, k: int = 10, title: str = "", lang: str = "en") -> go.Figure:
@@ -67,13 +68,23 @@ def token_loss_bar(
     return fig
 
 
+def next_token_texts(context_ids: Sequence[int], token_ids: Sequence[int], mode: str, lang: str = "en") -> list[str]:
+    """What each candidate next token reads as after context_ids: a piece of a character split across tokens is
+    named by its character when the context holds the character's first bytes (`"🤖 byte 4/4"`), else as
+    bytes (`"byte f0 9f"`), never as `\\xf0\\x9f`."""
+    context = list(context_ids)[-4:]  # a UTF-8 character has at most 4 bytes: its other pieces are this close
+    return [piece_text(token_pieces(context + [int(i)], mode)[-1], lang) for i in token_ids]
+
+
 def candidate_bars(candidates: Sequence, *, chosen_id: int | None = None, title: str = "",
-                   lang: str = "en") -> go.Figure:
+                   lang: str = "en", texts: Sequence[str] | None = None) -> go.Figure:
     """One generation step: each candidate's probability from the model and the probability it was sampled
-    with (after temperature, top-k, top-p), the chosen token marked. candidates: sampling.Candidate."""
+    with (after temperature, top-k, top-p), the chosen token marked. candidates: sampling.Candidate;
+    texts: each candidate's label (`next_token_texts`; default its token text)."""
+    texts = list(texts) if texts is not None else [visible_text(c.text) for c in candidates]
     names = escape_all(
-        f"{shorten(visible_text(c.text), 12)} #{c.token_id}" + (" ✔" if c.token_id == chosen_id else "")
-        for c in candidates
+        f"{shorten(text, 14)} #{c.token_id}" + (" ✔" if c.token_id == chosen_id else "")
+        for c, text in zip(candidates, texts)
     )
     model_p = np.array([c.prob for c in candidates], dtype=np.float32)
     sample_p = np.array([c.sample_prob for c in candidates], dtype=np.float32)
@@ -100,10 +111,18 @@ def candidate_bars(candidates: Sequence, *, chosen_id: int | None = None, title:
 
 
 
-def candidates_figure(step, position: int, *, lang: str = "en") -> go.Figure:
-    """The candidates of one generation step (model vs sampling probability), the chosen one ticked."""
-    title = t("train.candidates_title", lang).format(pos=position + 1, token=visible_text(step.text))
-    return candidate_bars(step.candidates, chosen_id=step.token_id, title=title, lang=lang)
+def candidates_figure(step, position: int, *, lang: str = "en", context_ids: Sequence[int] | None = None,
+                      mode: str = "compact") -> go.Figure:
+    """The candidates of one generation step (model vs sampling probability), the chosen one ticked.
+    context_ids: the tokens before this step, so that byte pieces are named by their character."""
+    texts = None
+    chosen = visible_text(step.text)
+    if context_ids is not None:
+        ids = [c.token_id for c in step.candidates]
+        texts = next_token_texts(context_ids, ids + [step.token_id], mode, lang)
+        chosen, texts = texts[-1], texts[:-1]
+    title = t("train.candidates_title", lang).format(pos=position + 1, token=chosen)
+    return candidate_bars(step.candidates, chosen_id=step.token_id, title=title, lang=lang, texts=texts)
 
 
 def true_token_probs(untrained_p_true: Sequence[float], trained_p_true: Sequence[float], labels: Sequence[str], *,
