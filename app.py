@@ -4,7 +4,7 @@ The entry point draws the shared sidebar (the same on every page), then runs the
 """
 import streamlit as st
 
-from ui import controls, sidebar
+from ui import controls, room, sidebar
 
 projector = st.query_params.get("view") == "projector"  # a clean view for a lecture-hall screen
 st.set_page_config(page_title="minigpt", page_icon="🔎", layout="wide",
@@ -12,11 +12,14 @@ st.set_page_config(page_title="minigpt", page_icon="🔎", layout="wide",
 controls.init_controls()
 st.session_state[controls.PROJECTOR] = projector
 lang = controls.lang()
+room.before_sidebar()  # a student following a class room takes the lecturer's view (ui/room.py)
 
 if not projector:
     sidebar.sidebar(lang)
 for notice in st.session_state.pop("_url_notices", []):
     st.warning(notice, icon="🔗")
 page = st.navigation(sidebar.pages(lang), position="top" if projector else "sidebar")
+room.top(page, lang)
 page.run()
+room.after(page)
 controls.sync_url()
