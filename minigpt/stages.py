@@ -123,6 +123,8 @@ def stage_names(num_blocks: int, norm: str) -> list[str]:
 
 
 STEP_ENDS = ("tokens", "topk")  # lecture steps with no tensor of their own: the token chips, the top-k bars
+# After the top-k, the Step page walks the "What it learned" views (ui/why_step.py); not parts of the model map.
+WHY_STEPS = ("why.lens", "why.importance", "why.roles", "why.grads", "why.map")
 
 
 def lecture_steps(num_blocks: int, norm: str) -> list[str]:
@@ -133,11 +135,15 @@ def lecture_steps(num_blocks: int, norm: str) -> list[str]:
 
 def step_chapter(step: str) -> str:
     """The chapter a lecture step belongs to (`tokens` ... `output`)."""
+    if step in WHY_STEPS:
+        return "why"
     return {"tokens": "tokens", "topk": "output"}.get(step) or spec_of(step).chapter
 
 
 def step_label(step: str, lang: str = "en") -> str:
     """A lecture step for a person: a stage's label, or the title of the tokens / top-k step."""
+    if step in WHY_STEPS:
+        return t(f"why.step_{step.split('.')[1]}", lang)
     return t(f"step.{step}", lang) if step in STEP_ENDS else stage_label(step, lang)
 
 

@@ -17,7 +17,7 @@ _CACHE: OrderedDict[tuple, object] = OrderedDict()
 _LOCK = threading.Lock()
 _MAX = 256
 MAP_POINTS = 300   # the most frequent tokens drawn on the embedding map
-MAP_LABELS = 40    # ... of which this many are labelled
+MAP_LABELS = 25    # ... of which this many are labelled
 
 
 def cached(key: tuple, build):

@@ -79,15 +79,26 @@ def head_names(blocks: int, heads: int, lang: str) -> list[str]:
     return [f"{t('ui.block', lang)} {b} · {t('ui.head', lang)} {h}" for b in range(blocks) for h in range(heads)]
 
 
+def _grid_heatmap(z: np.ndarray, x: list[str], y: list[str], *, title: str, x_title: str, y_title: str,
+                  scale: dict, cell: str, height: int, lang: str) -> go.Figure:
+    """A small labelled grid (not square) with each value written in its cell; NaN cells left blank."""
+    trace = go.Heatmap(_validate=style.VALIDATE, z=z, x=escape_all(x), y=escape_all(y), colorbar=style.COLORBAR,
+                       texttemplate=cell, textfont=dict(size=style.FONT_SIZE - 1), xgap=2, ygap=2,
+                       hovertemplate="%{y}<br>%{x}<br>%{z:.4f}<extra></extra>", **scale)
+    layout = style.layout(title, height, xaxis=dict(style.axis(x_title, x), side="bottom"),
+                          yaxis=style.axis(y_title, y, reverse=True))
+    return go.Figure(_validate=style.VALIDATE, data=[trace], layout=layout)
+
+
 def importance_heatmap(importance, *, lang: str = "en") -> go.Figure:
     """Blocks × heads: how much the validation loss rises when that head alone is knocked out (0 in white)."""
     z = as_array(importance.increase)
     B, H = z.shape
     title = t("why.importance_title", lang, mode=t(f"why.mode_{importance.mode}", lang), base=importance.base_loss)
-    return heatmap(z, x_labels=[f"{t('ui.head', lang)} {h}" for h in range(H)],
-                   y_labels=[f"{t('ui.block', lang)} {b}" for b in range(B)], title=title, x_title=t("ui.head", lang),
-                   y_title=t("ui.block", lang), signed=True, lang=lang, annotate=B * H <= 64,
-                   height=170 + 60 * B)
+    return _grid_heatmap(z, [f"{t('ui.head', lang)} {h}" for h in range(H)],
+                         [f"{t('ui.block', lang)} {b}" for b in range(B)], title=title, x_title=t("ui.head", lang),
+                         y_title=t("ui.block", lang), scale=style.colour_scale(z, True),
+                         cell="%{z:+.4f}" if B * H <= 64 else "", height=190 + 56 * B, lang=lang)
 
 
 def stage_changes(before, after, names: Sequence[str], *, lang: str = "en") -> go.Figure:
@@ -115,9 +126,12 @@ def roles_heatmap(scores, chance, *, lang: str = "en") -> go.Figure:
     s = as_array(scores)
     B, H, R = s.shape
     cols = [f"{t(f'why.role_{r}', lang)} ({t('why.chance', lang)} {float(c):.2f})" for r, c in zip(ROLES, chance)]
-    return heatmap(s.reshape(B * H, R), x_labels=cols, y_labels=head_names(B, H, lang), title=t("why.roles_title", lang),
-                   x_title=t("why.role", lang), y_title=t("ui.head", lang), signed=False, zmin=0.0, zmax=1.0,
-                   lang=lang, annotate=B * H <= 32, height=170 + 40 * B * H)
+    fig = _grid_heatmap(s.reshape(B * H, R), cols, head_names(B, H, lang), title=t("why.roles_title", lang),
+                        x_title=t("why.role", lang), y_title=t("ui.head", lang),
+                        scale=dict(colorscale=style.SEQUENTIAL, zmin=0.0, zmax=1.0),
+                        cell="%{z:.2f}" if B * H <= 48 else "", height=min(1300, 260 + 34 * B * H), lang=lang)
+    fig.layout.xaxis.tickangle = -30
+    return fig
 
 
 def typical_patterns(weights, labels: Sequence[str], *, lang: str = "en") -> go.Figure:
@@ -203,12 +217,12 @@ def embedding_map(projection, names: Sequence[str], *, labelled: int = 40, title
     if len(names) != n:
         raise ValueError(f"{len(names)} names do not fit {n} points.")
     text = [escape(shorten(s, 10)) if i < labelled else "" for i, s in enumerate(names)]
-    marker = dict(size=9, color="#0072b2", opacity=0.8)
+    marker = dict(size=9, color=np.where(np.arange(n) < labelled, "#d55e00", "#9ecae1"), opacity=0.85)
     if colour_by_order:
         marker.update(color=np.arange(n, dtype=np.float32), colorscale=style.SEQUENTIAL, showscale=True,
                       colorbar=dict(style.COLORBAR, title=dict(text=escape(t("ui.position", lang)))))
     point = go.Scatter(_validate=style.VALIDATE, x=p[:, 0], y=p[:, 1], mode="markers+text", text=text,
-                       textposition="top center", textfont=dict(size=style.FONT_SIZE - 2), marker=marker,
+                       textposition="top center", textfont=dict(size=style.FONT_SIZE - 1, color="#222"), marker=marker,
                        customdata=np.array(escape_all(names), dtype=object),
                        hovertemplate="%{customdata}<br>(%{x:.3f}, %{y:.3f})<extra></extra>")
     e = projection.explained
