@@ -38,29 +38,53 @@ def fresh(cfg) -> Side:
 
 
 def candidates() -> dict[str, Side]:
+    """Every model the page can show. "untrained" is the current model's own architecture and seed at step 0
+    (Workspace.untrained: for a model trained here, exactly the weights its training started from);
+    "trained_untrained" is the same for the session's trained model when the sidebar shows another one."""
     options = {"current": Side(ws.model, ws.vocab, ws.model_key, ws.model_label, kind=ws.model_kind)}
     if ws.model_kind != "fresh":
-        options["fresh"] = fresh(config)
+        options["untrained"] = untrained(ws.untrained(), ws.vocab)
     options["seed"] = fresh(dataclasses.replace(config, seed=int(other_seed)))
     options["norm"] = fresh(dataclasses.replace(config, norm="pre" if config.norm == "post" else "post"))
     for name, key in (("trained", wsp.TRAINED), ("loaded", wsp.LOADED)):
         ckpt = st.session_state.get(key)
         if ckpt is not None and c.model != name:
             options[name] = Side(ckpt.model, ckpt.vocab, f"{name}:{id(ckpt)}", "", kind=name)
+            if name == "trained":
+                options["trained_untrained"] = untrained(wsp.fresh_model(ckpt.config, ckpt.vocab), ckpt.vocab)
     options["nomask"] = Side(ws.model, ws.vocab, ws.model_key, "", Switches(causal_mask=False), ws.model_kind)
     return options
 
 
+def untrained(model_and_key: tuple, vocab) -> Side:
+    model, key = model_and_key
+    return Side(model, vocab, key, "")
+
+
+def defaults(names: list[str]) -> tuple[str, str]:
+    """After training: the trained model (left) against its own untrained twin (right); otherwise the current model
+    against its untrained twin, or against another seed."""
+    if "trained_untrained" in names:
+        return "trained", "trained_untrained"
+    return "current", "untrained" if "untrained" in names else "seed"
+
+
 def option_label(name: str) -> str:
+    if name in ("untrained", "trained_untrained"):
+        side = options[name]
+        return t(f"trainlive.cmp_{name}", lang, seed=side.model.config.seed)
     return t(f"compare.{name}", lang).format(label=ws.model_label, seed=int(other_seed) if name == "seed" else config.seed,
                                  norm="pre" if config.norm == "post" else "post")
 
 
 options = candidates()
 names = list(options)
-default_b = "trained" if "trained" in options else "seed"
+default_a, default_b = defaults(names)
+if st.session_state.get("_trained_job") is not None and st.session_state.get("_cmp_after") != st.session_state["_trained_job"]:
+    st.session_state["_cmp_after"] = st.session_state["_trained_job"]  # a new training run: show what it changed
+    st.session_state["cmp_a"], st.session_state["cmp_b"] = default_a, default_b
 cols = st.columns([2, 2, 1])
-a_name = controls.page_param("a", "cmp_a", tuple(names), "current")
+a_name = controls.page_param("a", "cmp_a", tuple(names), default_a)
 b_name = controls.page_param("b", "cmp_b", tuple(names), default_b)
 a_name = cols[0].selectbox(t("compare.left", lang), names, key="cmp_a", format_func=option_label)
 b_name = cols[1].selectbox(t("compare.right", lang), names, key="cmp_b", format_func=option_label)

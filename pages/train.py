@@ -3,25 +3,33 @@
 The job runs in a daemon thread (minigpt.jobs); this page never trains. It reads `job.snapshot()`
 inside a fragment that reruns once a second while the job is active. One job per browser session:
 its slot is a session-scoped cache_resource whose release (tab closed) stops the job and frees it.
+
+Layout: once a run exists, the live view comes first (progress, the loss curves beside the attention snapshot,
+the overfitting notice, the numbers, then more: ui/train_view.py, LIVE_SECTIONS), the settings folded below.
+
+One source of hyperparameters, the sidebar: Start with a preset first copies the preset's architecture into the
+sidebar's hyperparameters (the page lists what changed); "custom" trains the sidebar's as they are. Either way
+the sidebar shows what was trained, and "Look at it" switches the sidebar's model to it.
 """
-import math
+import dataclasses
 import uuid
 
 import streamlit as st
 
-from ui import controls, workspace as wsp
+from ui import controls, train_view, workspace as wsp
 from minigpt import checkpoint, devices, jobs, presets
 from minigpt.analysis import default_prompt, estimated_seconds
 from minigpt.config import ConfigError, TrainConfig, parameter_count
 from minigpt.corpus import CorpusError
 from minigpt.text import message, t
 from minigpt.sampling import InputError
-from minigpt.views import export, training
 from minigpt.views.labels import duration
 
 CUSTOM = "custom"
-KNOBS = ("steps", "learning_rate", "batch_size", "eval_interval", "warmup_steps", "lr_schedule", "device")
+KNOBS = ("steps", "learning_rate", "batch_size", "eval_interval", "warmup_steps", "lr_schedule", "device", "dropout")
 SAVED = "_train_knobs"   # knob values kept while the page is not shown (widget keys are dropped then)
+START = "_trainlive_start"      # Start was clicked: the callback set the sidebar, this run starts the job
+CHANGED = "_trainlive_changed"  # (job id or None, [(field, old, new)]): what Start changed in the sidebar
 REFRESH_S = 1.0
 
 
@@ -54,9 +62,17 @@ active = progress is not None and progress.active
 
 
 # -- settings ---------------------------------------------------------------------------------------
+def _base(preset_name: str) -> presets.Preset:
+    return presets.get(preset_name if preset_name != CUSTOM else "lecture")
+
+
 def _knob_defaults(preset_name: str) -> dict:
-    config = presets.get(preset_name).train if preset_name != CUSTOM else presets.get("lecture").train
-    return {name: getattr(config, name) for name in KNOBS[:-1]} | {"device": "auto"}
+    p = _base(preset_name)
+    return {name: getattr(p.train, name) for name in KNOBS[:-2]} | {"device": "auto", "dropout": p.model.dropout}
+
+
+def _default_preset() -> str:
+    return "offline" if ws.corpus.name == "builtin" else "lecture"  # offline: one that does not overfit the primer
 
 
 def _apply_preset() -> None:
@@ -66,10 +82,11 @@ def _apply_preset() -> None:
 
 
 def _restore_knobs() -> None:
-    st.session_state.setdefault("train_preset", "lecture")
+    st.session_state.setdefault("train_preset", _default_preset())
     saved = st.session_state.setdefault(SAVED, _knob_defaults(st.session_state["train_preset"]))
+    saved.setdefault("dropout", _base(st.session_state["train_preset"]).model.dropout)
     if job is not None and active:  # the widgets show what the running job uses
-        saved.update({name: getattr(job.train_config, name) for name in KNOBS})
+        saved.update({name: getattr(job.train_config, name) for name in KNOBS[:-1]}, dropout=job.model_config.dropout)
     for name, value in saved.items():
         if "train_" + name not in st.session_state or active:
             st.session_state["train_" + name] = value
@@ -90,22 +107,41 @@ def settings_ui():
                          format="%.4f", disabled=active)
     cols[2].number_input(t("train.batch_size", lang), 1, 256, key="train_batch_size", disabled=active)
     cols[3].number_input(t("train.eval_interval", lang), 1, 10_000, key="train_eval_interval", disabled=active)
-    cols = st.columns(3)
+    cols = st.columns(4)
     cols[0].number_input(t("train.warmup_steps", lang), 0, 10_000, key="train_warmup_steps", disabled=active)
     cols[1].radio(t("train.lr_schedule", lang), ("constant", "cosine"), key="train_lr_schedule", horizontal=True,
                   format_func=lambda s: t("train.schedule_" + s, lang), disabled=active)
     cols[2].selectbox(t("train.device", lang), ["auto"] + devices.available(), key="train_device", disabled=active)
+    cols[3].number_input(t("trainlive.dropout", lang), 0.0, 0.9, key="train_dropout", step=0.05, format="%.2f",
+                         disabled=active, help=t("trainlive.dropout_help", lang))
     st.session_state[SAVED] = {name: st.session_state["train_" + name] for name in KNOBS}
 
     name = st.session_state["train_preset"]
-    base = presets.get(name if name != CUSTOM else "lecture").train
-    model_config = ws.controls.model_config() if name == CUSTOM else presets.get(name).model
-    knobs = {k: st.session_state["train_" + k] for k in KNOBS}
+    knobs = {k: st.session_state["train_" + k] for k in KNOBS[:-1]}
     knobs["learning_rate"] = float(knobs["learning_rate"])
-    train_config = TrainConfig(**(base.to_dict() | knobs))
+    train_config = TrainConfig(**(_base(name).train.to_dict() | knobs))
+    model_config = dataclasses.replace(_planned_model(name), dropout=float(st.session_state["train_dropout"]))
     text = ws.corpus.text
     vocab = wsp.vocabulary(text, model_config.vocab)
     return model_config, train_config, vocab
+
+
+def _planned_model(name: str):
+    """The architecture Start trains: the preset's (copied into the sidebar on Start), or the sidebar's (custom)."""
+    return ws.controls.model_config() if name == CUSTOM else presets.get(name).model
+
+
+def _request_start() -> None:
+    """Start's callback, before this run draws the sidebar: a preset's architecture goes into the sidebar's
+    hyperparameters (so the sidebar shows what is trained); the page body then starts the job."""
+    name = st.session_state.get("train_preset", CUSTOM)
+    changed = [] if name == CUSTOM else presets.sidebar_changes(controls.controls(), presets.get(name).model)
+    for field, _, new in changed:
+        st.session_state[controls.KEY + field] = new
+    if controls.controls().model == "trained":  # that model is replaced when this run ends: show what is trained
+        controls.set_model("fresh")
+    st.session_state[CHANGED] = (None, changed)
+    st.session_state[START] = True
 
 
 def summary_ui(model_config, train_config, vocab) -> None:
@@ -120,6 +156,10 @@ def summary_ui(model_config, train_config, vocab) -> None:
     rows = wsp.corpus_rows(ws.corpus.text, vocab)
     st.caption(t("train.corpus_line", lang).format(title=ws.corpus_title, tokens=len(rows), rows=vocab.size,
                                                  vocab=model_config.vocab))
+    changed = presets.sidebar_changes(ws.controls, model_config)
+    note = (t("trainlive.copies_sidebar", lang, changes=train_view.changes_text(changed)) if changed
+            else t("trainlive.sidebar_matches", lang))
+    st.caption(train_view.model_line(model_config, lang) + " — " + note)
 
 
 def start(model_config, train_config, vocab) -> None:
@@ -139,6 +179,8 @@ def start(model_config, train_config, vocab) -> None:
         st.session_state["_train_error"] = message(exc, lang)
         return
     st.session_state.pop("_train_error", None)
+    changed = st.session_state.get(CHANGED, (None, []))[1]
+    st.session_state[CHANGED] = (manager().get(slot.id).id, changed)
     st.rerun()
 
 
@@ -158,99 +200,26 @@ def _stop():
         j.stop(wait=5.0)
 
 
-def controls_ui(p) -> None:
-    cols = st.columns([1, 1, 1, 4])
-    if p.status == jobs.PAUSED:
-        cols[0].button(t("train.resume", lang), key="train_resume", on_click=_resume, type="primary", icon="▶️")
-    else:
-        cols[0].button(t("train.pause", lang), key="train_pause", on_click=_pause, disabled=not p.active, icon="⏸️")
-    cols[1].button(t("train.stop", lang), key="train_stop", on_click=_stop, disabled=not p.active, icon="⏹️")
-    if p.active:
-        cols[3].caption(t("train.other_pages", lang))
-
-
-def progress_ui(j, p) -> None:
-    status = t("train.status_" + p.status, lang)
-    st.progress(min(1.0, p.fraction), text=t("train.progress_line", lang).format(step=p.step, total=p.total,
-                                                                               status=status))
-    latest = p.latest_eval
-    cols = st.columns(5)
-    cols[0].metric(t("train.tokens_per_s", lang), f"{p.tokens_per_s:,.0f}")
-    cols[1].metric(t("train.elapsed", lang), duration(p.elapsed_s))
-    cols[2].metric(t("train.time_left", lang), duration(p.eta_s) if p.active else "–")
-    cols[3].metric(t("ui.train loss", lang), f"{latest.train_loss:.3f}" if latest else "–")
-    cols[4].metric(t("train.val_loss", lang), f"{latest.val_loss:.3f}" if latest else "–",
-                   delta=f"{latest.val_loss - p.evals[0].val_loss:+.3f}" if latest and len(p.evals) > 1 else None,
-                   delta_color="inverse")
-    if p.failure:
-        st.error(message(p.failure, lang) + " " + t("train.diverged_tip", lang))
-
-
-def loss_ui(j, p) -> None:
-    by_tokens = st.radio(t("train.loss_axis", lang), ("step", "tokens"), key="train_x_axis", horizontal=True,
-                         format_func=lambda s: t("train.x_" + s, lang)) == "tokens"
-    per_step = j.train_config.batch_size * j.model_config.context_length
-    fig = training.loss_curves(p.loss_steps, p.losses, p.evals, tokens_per_step=per_step if by_tokens else None,
-                               uniform_loss=math.log(j.vocab.size), lang=lang)
-    st.plotly_chart(fig, key="train_loss_chart", config=export.plotly_config("minigpt-loss"))
-
-
-def sample_ui(j, p) -> None:
-    st.subheader(t("train.sample_title", lang))
-    if p.sample is None:
-        st.caption(t("train.no_sample", lang).format(every=max(10, j.train_config.steps // 10)))
-        return
-    st.caption(t("train.sample_caption", lang).format(step=p.sample.step, prompt=p.sample.prompt))
-    st.code(p.sample.prompt + p.sample.text, language=None, wrap_lines=True)
-
-
-def attention_ui(j, p) -> None:
-    st.subheader(t("train.watch_attention", lang))
-    st.caption(t("train.watch_caption", lang))
-    if not p.attention:
-        return
-    for key, count in (("train_att_block", j.model_config.num_blocks), ("train_att_head", j.model_config.num_heads)):
-        if st.session_state.get(key, 0) >= count:
-            st.session_state[key] = 0  # a new run with fewer blocks or heads
-    cols = st.columns([1, 1, 4])
-    block = cols[0].selectbox(t("train.block", lang), range(j.model_config.num_blocks), key="train_att_block")
-    head = cols[1].selectbox(t("train.head", lang), range(j.model_config.num_heads), key="train_att_head")
-    steps = [s.step for s in p.attention]
-    # Follow the newest snapshot while training, or scrub: a slider whose options grow every second would
-    # fight the person dragging it, so it appears only when following is switched off.
-    follow = cols[2].toggle(t("train.follow_newest", lang), value=True, key="train_att_follow")
-    chosen = p.attention[-1]
-    if not follow and len(steps) > 1:
-        if st.session_state.get("train_att_step") not in steps:
-            st.session_state["train_att_step"] = steps[-1]
-        with cols[2]:
-            picked = st.select_slider(t("train.snapshot", lang), steps, key="train_att_step")
-        chosen = p.attention[steps.index(picked)]
-    fig = training.attention_snapshot(chosen, p.attention_tokens, block=block, head=head, lang=lang)
-    left, _ = st.columns([3, 2]) if len(p.attention_tokens) <= 24 else (st.container(), None)  # colour bar nearby
-    left.plotly_chart(fig, key="train_att_chart", config=export.plotly_config("minigpt-attention"))
-
-
 def live(job_id: int, was_active: bool) -> None:
     j = manager().get(slot.id)
     if j is None or j.id != job_id:
         st.rerun()
     p = j.snapshot()
-    controls_ui(p)
-    progress_ui(j, p)
-    left, right = st.columns([3, 2])
-    with left:
-        loss_ui(j, p)
-    with right:
-        sample_ui(j, p)
-    attention_ui(j, p)
+    train_view.live_view(j, p, ws, on_pause=_pause, on_resume=_resume, on_stop=_stop,
+                         changed=st.session_state.get(CHANGED, (None, [])))
     if was_active and not p.active:
         st.rerun()  # the whole page: hand the model over and stop the timer
 
 
 # -- the trained model ------------------------------------------------------------------------------
 def _open_walkthrough() -> None:
-    controls.set_model("trained")  # before the sidebar's radio exists in the next run
+    """The sidebar's model becomes the trained one, its hyperparameters that model's (a callback: before the
+    sidebar's widgets exist in the next run), and the Attention chapter opens."""
+    controls.set_model("trained")
+    ckpt = st.session_state.get(wsp.TRAINED)
+    if ckpt is not None:
+        for field in presets.SIDEBAR_FIELDS:
+            st.session_state[controls.KEY + field] = getattr(ckpt.config, field)
     st.session_state["_goto_attention"] = True
 
 
@@ -273,7 +242,10 @@ def trained_ui() -> None:
     if ckpt is None or st.session_state.get("_trained_job") is None:
         return
     step = ckpt.steps or 0
-    st.success(t("train.trained_ready", lang).format(step=step), icon="✅")
+    if ws.controls.model == "trained":
+        st.success(t("trainlive.trained_ready_shown", lang, step=step), icon="✅")
+    else:
+        st.success(t("trainlive.trained_ready_fresh", lang, step=step, label=ws.model_label), icon="✅")
     cols = st.columns(2)
     cols[0].button(t("train.open_walkthrough", lang), key="train_open_walkthrough", on_click=_open_walkthrough,
                    type="primary", icon="👀")
@@ -308,11 +280,12 @@ if st.session_state.pop("_goto_attention", False):
     st.switch_page("pages/attention.py")
 
 st.title(t("train.train_title", lang))
-st.write(t("chapter.train", lang))
+if job is None:
+    st.write(t("chapter.train", lang))
 wsp.show_notices(ws)
 
-with st.container(border=True):
-    st.subheader(t("train.settings", lang))
+
+def settings_section() -> None:
     if active:
         st.caption(t("train.busy_settings", lang))
     try:
@@ -323,14 +296,22 @@ with st.container(border=True):
         st.error(message(exc, lang), icon="⚠️")
         ready = False
     label = t("train.start" if job is None else "train.restart", lang)
-    if st.button(label, key="train_start", type="primary", disabled=active or not ready, icon="🚀"):
+    st.button(label, key="train_start", type="primary", disabled=active or not ready, icon="🚀", on_click=_request_start)
+    if st.session_state.pop(START, False) and ready and not active:
         start(model_config, train_config, vocab)
     if st.session_state.get("_train_error"):
         st.error(st.session_state["_train_error"], icon="⛔")
 
-if job is not None:
+
+if job is None:  # nothing to watch yet: the settings first
+    with st.container(border=True):
+        st.subheader(t("train.settings", lang))
+        settings_section()
+else:  # a run to watch: its figures at the top, the settings folded under them
     if not active:
         hand_over(job, progress)
-    trained_ui()  # above the figures: in view the moment training stops
+        trained_ui()  # above the figures: in view the moment training stops
     st.fragment(live, run_every=REFRESH_S if active else None)(job.id, active)
+    with st.expander(t("trainlive.settings_folded", lang), expanded=bool(st.session_state.get("_train_error"))):
+        settings_section()
 upload_ui()

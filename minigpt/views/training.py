@@ -1,6 +1,5 @@
 """The Train page's figures: the loss curves (batch loss, its moving average, evaluated train and validation
-losses) and one head's attention snapshot on a fixed scale; and the Train and Generate pages' UI strings
-(en / 中文), looked up with `tr`.
+losses, the best validation loss marked) and one head's attention snapshot on a fixed scale.
 """
 from __future__ import annotations
 
@@ -16,19 +15,18 @@ from . import style
 from .heatmaps import heatmap
 from .labels import escape, token_labels
 
-# -- UI strings ---------------------------------------------------------------------------------
-
-
 # -- loss curves --------------------------------------------------------------------------------
 MAX_CURVE_POINTS = 4000  # more points than pixels only slow the browser down
 
 
 def loss_curves(loss_steps: Sequence[int], losses: Sequence[float], evals: Sequence = (), *,
                 tokens_per_step: int | None = None, uniform_loss: float | None = None, smoothing: float = 0.9,
-                lang: str = "en") -> go.Figure:
+                best=None, rising: bool = False, lang: str = "en") -> go.Figure:
     """Batch loss per step (faint), its moving average and the evaluated train / validation losses, against step
     or (tokens_per_step given) against tokens seen. evals: objects with .step, .train_loss, .val_loss
-    (trainer.EvalReport). A reference line marks ln(V), the loss of a uniform guess."""
+    (trainer.EvalReport). A reference line marks ln(V), the loss of a uniform guess. best: the evaluation with
+    the lowest validation loss (minigpt.overfitting.best_eval), marked with a star and a dotted line; rising:
+    shade from it to the last evaluation (validation loss rising: minigpt.overfitting.verdict)."""
     if len(loss_steps) != len(losses):
         raise ValueError(f"{len(loss_steps)} steps but {len(losses)} losses.")
     scale = tokens_per_step or 1
@@ -65,7 +63,18 @@ def loss_curves(loss_steps: Sequence[int], losses: Sequence[float], evals: Seque
         legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0, font=dict(size=style.FONT_SIZE)),
         uirevision="loss",
     )
+    if best is not None:
+        name = t("trainlive.best_marker", lang, loss=best.val_loss, step=best.step)
+        data.append(go.Scatter(_validate=style.VALIDATE, x=[best.step * scale], y=[best.val_loss], mode="markers",
+                               marker=dict(symbol="star", size=20, color="#d55e00", line=dict(color="#000", width=1)),
+                               name=escape(name), hovertemplate=escape(name) + "<extra></extra>"))
     fig = go.Figure(_validate=style.VALIDATE, data=data, layout=layout)
+    if best is not None:
+        fig.add_vline(x=best.step * scale, line=dict(color="#d55e00", dash="dot", width=2))
+        if rising and evals and evals[-1].step > best.step:
+            fig.add_vrect(x0=best.step * scale, x1=evals[-1].step * scale, fillcolor="#d55e00", opacity=0.10,
+                          line_width=0, annotation_text=escape(t("trainlive.rising_band", lang)),
+                          annotation_position="top left", annotation_font_size=style.FONT_SIZE - 1)
     if uniform_loss is not None:
         style.add_uniform_line(fig, uniform_loss, dash="dot", lang=lang)
     return fig
