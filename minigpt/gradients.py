@@ -123,3 +123,17 @@ def sentence_layer_norms(model, rows: torch.Tensor, switches: Switches = Switche
     x, y = rows[:, :-1], rows[0, 1:]
     grads = stage_gradients(model, x, position=None, target=y, switches=switches)
     return torch.tensor([value for _, value in layer_norms(grads)])
+
+
+MAP_POINTS = 300  # the most frequent tokens whose embedding rows a training snapshot keeps (the embedding map)
+
+
+def snapshot_extras(model, sentence_rows: torch.Tensor, train_rows: torch.Tensor, vocab):
+    """What a training snapshot keeps for "What it learned": (gradient norm per layer on the sentence [layers],
+    the embedding rows of the MAP_POINTS most frequent training tokens [k, C], those rows [k]); CPU tensors."""
+    from .embedding_map import frequent_rows
+
+    norms = sentence_layer_norms(model, sentence_rows.to(next(model.parameters()).device))
+    rows = frequent_rows(train_rows.cpu(), vocab.size, MAP_POINTS, exclude=(vocab.unk_row,))
+    embedding = model.token_embedding.weight.detach()[rows.to(model.token_embedding.weight.device)]
+    return norms.cpu(), embedding.float().cpu().clone(), rows

@@ -34,6 +34,7 @@ from .flat import FlatParameters
 from .model import MiniGPT
 from .sampling import InputError, generate, tokenize
 from .tokenizer import Vocabulary
+from .gradients import snapshot_extras
 from .training import (EVENTS, AttentionSnapshot, EvalReport, SampleReport, StepReport, TrainingDiverged,  # noqa: F401
                        distributed_rank, dropout_rng_state, lr_at, parameter_groups, prepare, rng_state, set_rng_state)  # noqa: F401
 
@@ -321,7 +322,8 @@ class Trainer:
             raise ConfigError("error.config_attention_off")
         trace = self.model.run_with_trace(self._attention_rows)
         weights = torch.stack([trace[f"blocks.{i}.attn.weights"][0] for i in range(self.model_config.num_blocks)])
-        snapshot = AttentionSnapshot(self.step_count, weights.float().cpu().clone())
+        extras = snapshot_extras(self.model, self._attention_rows, self.train_rows, self.vocab)
+        snapshot = AttentionSnapshot(self.step_count, weights.float().cpu().clone(), *extras)
         if len(self.attention) >= self.max_attention_snapshots:
             self._attention_stride *= 2
             self.attention = [s for s in self.attention if s.step % self._attention_stride == 0]

@@ -54,6 +54,11 @@ class SampleReport:
 class AttentionSnapshot:
     step: int
     weights: torch.Tensor  # [blocks, heads, T, T] attention weights on the fixed sentence (CPU, float32)
+    # For "What it learned" (minigpt/gradients.snapshot_extras): the gradient norm per layer [blocks + 1] for the
+    # sentence's own next tokens, and the embedding rows of the most frequent training tokens [k, d_model].
+    grad_norms: torch.Tensor | None = None
+    embedding: torch.Tensor | None = None
+    embedding_rows: torch.Tensor | None = None  # [k] which vocabulary rows those are
 
 
 EVENTS = ("step", "eval", "sample", "attention")

@@ -228,3 +228,24 @@ def test_the_map_is_pca_with_stable_signs():
     assert torch.allclose(embedding_map.align(flipped, p).points, p.points, atol=1e-4)
     rows = embedding_map.frequent_rows(torch.tensor([3, 3, 3, 1, 1, 2]), 5, 2)
     assert rows.tolist() == [3, 1]
+
+
+def test_training_snapshots_keep_gradient_norms_and_embedding_rows():
+    from minigpt import corpus as corpora
+    from minigpt.config import TrainConfig
+    from minigpt.trainer import Trainer
+    from minigpt.training import prepare
+
+    config = ModelConfig(d_model=32, num_heads=4, num_blocks=2, context_length=16)
+    vocab, rows = prepare(corpora.builtin().text, config)
+    trainer = Trainer(config, TrainConfig(steps=4, eval_interval=4, eval_batches=1, device="cpu"), rows, vocab,
+                      attention_every=2, attention_text="The customer wants the customer to trust the team")
+    trainer.run()
+    last = trainer.attention[-1]
+    assert last.step == 4 and last.grad_norms.shape == (3,) and torch.isfinite(last.grad_norms).all()
+    torch.testing.assert_close(last.embedding, trainer.model.token_embedding.weight.detach()[last.embedding_rows])
+    expected = gradients.sentence_layer_norms(trainer.model, trainer._attention_rows)
+    torch.testing.assert_close(last.grad_norms, expected)
+    assert all(p.grad is None or not p.grad.any() for p in trainer.model.parameters())  # training's grads untouched
+    scores = roles.snapshot_roles(last.weights, trainer.attention_tokens)
+    assert scores.shape == (2, 4, 4) and torch.isfinite(scores[..., 3]).all()  # "the customer" repeats
