@@ -4,11 +4,14 @@ The entry point draws the shared sidebar (the same on every page), then runs the
 """
 import streamlit as st
 
+from minigpt.views.style import EMOJI_FONT_CSS
+
 from ui import controls, room, sidebar
 
 projector = st.query_params.get("view") == "projector"  # a clean view for a lecture-hall screen
 st.set_page_config(page_title="minigpt", page_icon="🔎", layout="wide",
                    initial_sidebar_state="collapsed" if projector else "auto")
+st.html(f"<style>{EMOJI_FONT_CSS}</style>")  # colour emoji in token chips and figures (minigpt/views/style.py)
 controls.init_controls()
 st.session_state[controls.PROJECTOR] = projector
 lang = controls.lang()

@@ -19,7 +19,8 @@ st.progress(0.9, text=t("tokens.split", lang))
 
 row = sv.batch_row(ws, lang)
 st.subheader(t("tokens.chips", lang))
-st.html(chips.token_chips_html(ws.texts(row), ws.walk.token_ids[row], ws.walk.known[row]))
+st.html(chips.token_chips_html(chips.piece_texts(ws.walk.token_ids[row], ws.vocab.mode, lang), ws.walk.token_ids[row],
+                                ws.walk.known[row], labelled=True))
 if ws.vocab.mode == "char":
     st.caption(t("tokens.chips_char", lang))
 if not all(ws.walk.known[row]):
@@ -53,3 +54,43 @@ if ws.walk.targets is not None and ws.walk.batch_size > 1:
     left.dataframe(pd.DataFrame(ws.walk.token_ids), key="batch_x")
     right.markdown("**y** (ids)")
     right.dataframe(pd.DataFrame(ws.walk.target_ids), key="batch_y")
+
+
+# -- Tokenizers side by side (issue 15): one text through every vocabulary --------------------------------------
+from ui import workspace as wsp
+from minigpt import tokcompare
+from minigpt.views import tokcompare as tokviews
+
+st.header(t("tokcmp.title", lang))
+st.write(t("tokcmp.intro", lang))
+if "tokcmp_text" not in st.session_state:
+    st.session_state["tokcmp_text"] = tokcompare.SAMPLE
+text = st.text_area(t("tokcmp.text", lang), key="tokcmp_text", height=68, max_chars=500)
+vocabs = {mode: wsp.vocabulary(ws.corpus.text, mode) for mode in tokcompare.ORDER}
+st.caption(t("tokcmp.corpus_note", lang, corpus=ws.corpus_title))
+compared = tokcompare.compare(text, vocabs, ws.config) if text.strip() else []
+for tok in compared:
+    st.markdown(f"**{tokviews.mode_name(tok.mode, lang)}** · {tok.count} {t('tokcmp.col_tokens', lang)}"
+                + (f" · {tok.unknown} <unk>" if tok.unknown else ""))
+    st.html(tokviews.chips_html(tok, lang))
+if compared:
+    st.dataframe(tokviews.summary_table(compared, lang), hide_index=True, key="tokcmp_summary")
+    full = tokcompare.full_cl100k_rows()
+    st.caption(t("tokcmp.cost_note", lang, d=ws.config.d_model, full=full,
+                 params=sum(tokcompare.vocab_parameters(full, ws.config.d_model))))
+    st.subheader(t("tokcmp.split_title", lang))
+    st.write(t("tokcmp.split_intro", lang))
+    splits = tokcompare.split_characters(text)
+    if splits:
+        st.dataframe(tokviews.split_table(splits, lang), hide_index=True, key="tokcmp_splits")
+    else:
+        st.caption(t("tokcmp.no_split", lang))
+
+st.subheader(t("tokcmp.pairs_heading", lang))
+st.write(t("tokcmp.pairs_intro", lang))
+counts = tokcompare.pair_counts(vocabs)
+st.plotly_chart(tokviews.pairs_figure(counts, lang), key="tokcmp_pairs")
+st.dataframe(tokviews.pairs_table(counts, lang), hide_index=True, key="tokcmp_pairs_table")
+st.caption(t("tokcmp.pairs_total", lang, en=sum(c.counts["compact"][0] for c in counts),
+             zh=sum(c.counts["compact"][1] for c in counts), cen=sum(c.counts["char"][0] for c in counts),
+             czh=sum(c.counts["char"][1] for c in counts)))

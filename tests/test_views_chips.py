@@ -35,3 +35,35 @@ def test_generation_html_escapes_and_marks_the_selected_token(generation):
     for step in generation.steps:
         assert chips.prob_colour(step.prob) in page
     assert "≥ 50%" in chips.probability_legend_html()
+
+
+def test_byte_pieces_are_named_by_their_character_not_hex():
+    from minigpt.tokenizer import encode
+
+    ids = encode("I like 🤖", "compact")
+    texts = chips.piece_texts(ids, "compact", "en")
+    assert texts[-2:] == ["🤖 byte 3/4", "🤖 byte 4/4"]
+    page = chips.token_chips_html(texts, ids, [True] * len(ids), labelled=True)
+    assert "🤖 byte 4/4" in page and "␣byte" not in page and "\\x" not in page
+    assert chips.piece_texts(ids, "compact", "zh")[-1] == "🤖 第 4/4 字节"
+
+
+def test_generated_chips_read_their_byte_pieces_after_the_prompt(generation):
+    from minigpt.sampling import GenerationStep
+    from minigpt.tokenizer import encode
+
+    *prompt, a, b = encode("I like 🤖", "compact")
+    steps = [GenerationStep(a, "\\xa4", 0.5, ()), GenerationStep(b, "\\x96", 0.5, ())]
+    texts = chips.generated_texts(prompt, steps, "compact", "en")
+    assert texts == ["🤖 byte 3/4", "🤖 byte 4/4"]
+    page = chips.generation_html("I like", steps, texts=texts)
+    assert "🤖 byte 3/4" in page and "\\xa4" not in page
+
+
+def test_chips_draw_emoji_with_the_colour_font_first():
+    from minigpt.views import style
+
+    page = chips.token_chips_html(["🤖"], [1], [True])
+    assert f"font-family:'{style.EMOJI_FAMILY}'," in page
+    assert 'local("Noto Color Emoji")' in style.EMOJI_FONT_CSS and "U+1F000-1FAFF" in style.EMOJI_FONT_CSS
+    assert style.layout("x", 100)["font"]["family"].startswith(f'"{style.EMOJI_FAMILY}"')

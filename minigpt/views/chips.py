@@ -7,6 +7,7 @@ import html
 from typing import Sequence
 
 from ..text import t
+from . import style
 from ..tokenizer import token_pieces
 from .labels import percent, piece_text, visible_text
 
@@ -22,21 +23,25 @@ GENERATED_SPACING, GENERATED_SUB_CSS = "2px 2px", "font-size:0.7em;color:#333"
 
 
 def chip(text: str, *, colour: str, tip: str, sub: str | None = None, border: str = PLAIN_BORDER,
-         bold: bool = False, spacing: str = TOKEN_SPACING, sub_css: str = TOKEN_SUB_CSS) -> str:
-    """One token as a chip: its text with spaces shown, a hover tip, and an optional line underneath."""
+         bold: bool = False, spacing: str = TOKEN_SPACING, sub_css: str = TOKEN_SUB_CSS, labelled: bool = False) -> str:
+    """One token as a chip: its text with spaces shown, a hover tip, and an optional line underneath.
+    labelled: text is already a label (`piece_texts`: spaces shown, "🤖 byte 3/4"), shown as it is."""
     weight = "font-weight:700;" if bold else ""
+    shown = text if labelled else visible_text(text)
     under = (f'<span style="display:block;{sub_css};line-height:1.1">{html.escape(sub)}</span>'
              if sub is not None else "")
     return (f'<span title="{html.escape(tip, quote=True)}" style="display:inline-block;background:{colour};'
             f"color:#111;border:{border};border-radius:6px;padding:2px 6px;margin:{spacing};text-align:center;"
-            f"font-family:ui-monospace,Menlo,Consolas,'Noto Sans Mono CJK SC',monospace;white-space:pre;{weight}"
-            f'font-size:1.05em;line-height:1.35;vertical-align:top">{html.escape(visible_text(text))}{under}</span>')
+            f"font-family:'{style.EMOJI_FAMILY}',ui-monospace,Menlo,Consolas,'Noto Sans Mono CJK SC',monospace;"
+            f"white-space:pre;{weight}"
+            f'font-size:1.05em;line-height:1.35;vertical-align:top">{html.escape(shown)}{under}</span>')
 
 
 def token_chips_html(
-    texts: Sequence[str], ids: Sequence[int], known: Sequence[bool], *, show_ids: bool = True
+    texts: Sequence[str], ids: Sequence[int], known: Sequence[bool], *, show_ids: bool = True, labelled: bool = False
 ) -> str:
-    """The text as coloured token chips with their cl100k ids; unknown tokens get a red dashed border."""
+    """The text as coloured token chips with their cl100k ids; unknown tokens get a red dashed border.
+    labelled: texts are labels already (`piece_texts`), so byte pieces read "🤖 byte 3/4", not hex."""
     if not len(texts) == len(ids) == len(known):
         raise ValueError(f"{len(texts)} texts, {len(ids)} ids and {len(known)} known flags must match.")
     chips = []
@@ -44,8 +49,8 @@ def token_chips_html(
         tip = f"id {token_id}" if is_known else f"id {token_id}: <unk>"
         sub = (str(token_id) if is_known else "<unk>") if show_ids or not is_known else None
         chips.append(chip(text, colour=CHIP_COLOURS[i % len(CHIP_COLOURS)], tip=tip, sub=sub,
-                          border=PLAIN_BORDER if is_known else UNKNOWN_BORDER))
-        if "\n" in text:
+                          border=PLAIN_BORDER if is_known else UNKNOWN_BORDER, labelled=labelled))
+        if "\n" in text or (labelled and "↵" in text):
             chips.append('<span style="flex-basis:100%;height:0"></span>')  # the newline starts a new line
     return '<div style="display:flex;flex-wrap:wrap;align-items:flex-start">' + "".join(chips) + "</div>"
 
@@ -78,14 +83,16 @@ def generation_html(prompt: str, steps: Sequence, *, selected: int | None = None
     steps: sampling.GenerationStep; texts: what each chip shows (`generated_texts`; default the tokens' texts)."""
     parts = [f'<span style="white-space:pre-wrap;color:#555;font-size:1.05em;padding:2px 4px">'
              f'{html.escape(prompt)}</span>']
-    texts = list(texts) if texts is not None else [s.text for s in steps]
+    labelled = texts is not None
+    texts = list(texts) if labelled else [s.text for s in steps]
     if len(texts) != len(steps):
         raise ValueError(f"{len(texts)} texts for {len(steps)} generated tokens.")
     for i, (s, text) in enumerate(zip(steps, texts)):
         pct = percent(s.prob)
         parts.append(chip(text, colour=prob_colour(s.prob), tip=f"{i + 1}: {text!r} p={pct}",
                           sub=f"{i + 1} · {pct}", border=SELECTED_BORDER if i == selected else PLAIN_BORDER,
-                          bold=i == selected, spacing=GENERATED_SPACING, sub_css=GENERATED_SUB_CSS))
+                          bold=i == selected, spacing=GENERATED_SPACING, sub_css=GENERATED_SUB_CSS,
+                          labelled=labelled))
     return '<div style="line-height:2.2">' + "".join(parts) + "</div>"
 
 

@@ -16,6 +16,17 @@ from ..text import t
 from .labels import escape
 
 FONT_SIZE = 15
+# Streamlit's "Source Sans" has monochrome outlines of some emoji (🤖 among them), which Chromium prefers to a colour
+# font. "minigpt emoji" is Noto Color Emoji limited to emoji code points (EMOJI_FONT_CSS, injected once by app.py):
+# first in the stack it draws the emoji, and every other character (digits too) falls through to the text font.
+EMOJI_FAMILY = "minigpt emoji"
+EMOJI_FONT_CSS = (
+    '@font-face{font-family:"minigpt emoji";src:local("Noto Color Emoji"),local("NotoColorEmoji"),'
+    'local("Apple Color Emoji"),local("Segoe UI Emoji");unicode-range:U+00A9,U+00AE,U+203C,U+2049,U+2122,U+2139,'
+    "U+2194-2199,U+21A9-21AA,U+231A-23FF,U+24C2,U+25AA-25FE,U+2600-27BF,U+2934-2935,U+2B05-2B55,U+3030,U+303D,"
+    "U+3297,U+3299,U+FE0F,U+200D,U+1F000-1FAFF}"
+)
+FONT_FAMILY = f'"{EMOJI_FAMILY}", "Source Sans", sans-serif'
 MASKED_GREY = "#8c8c8c"
 # Named scales resolved here: plotly.js knows neither "RdBu_r" nor plotly.py's RdBu, and with VALIDATE off
 # nothing would resolve them later.
@@ -80,7 +91,7 @@ def layout(title: str, height: int, **extra) -> dict:
     lines = str(title).count("\n")
     base = dict(
         title=dict(text=title_html(title), font=dict(size=FONT_SIZE + 3), x=0.01, xanchor="left"),
-        font=dict(size=FONT_SIZE),
+        font=dict(size=FONT_SIZE, family=FONT_FAMILY),
         height=height + 22 * lines,
         margin=dict(l=10, r=10, t=70 + 22 * lines, b=10),
         hoverlabel=dict(font=dict(size=FONT_SIZE)),  # no magic underscores: VALIDATE off keeps keys as written
