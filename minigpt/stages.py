@@ -233,7 +233,11 @@ class Trace(Mapping[str, torch.Tensor]):
         return spec_of(name)
 
     def code(self, name: str) -> str:
-        return spec_of(name).code(self.config.norm)
+        """The stage's code, true for this trace's what-if switches (minigpt/switch_code.py)."""
+        from .switch_code import switched_code
+
+        spec = spec_of(name)
+        return switched_code(spec.key, spec.code(self.config.norm), getattr(self, "switches", None))
 
     def shape_label(self, name: str) -> str:
         """For example `[batch 4, head 4, position 16, d_k 16]`."""

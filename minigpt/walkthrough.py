@@ -41,6 +41,7 @@ class Controls:
     vocab: str = "compact"
     seed: int = 1337
     batch_size: int = 4
+    batch_seed: int = 1337     # which rows a corpus batch draws: its own seed, so a new batch keeps the weights
 
     def model_config(self) -> ModelConfig:
         """The fresh model's config; raises ConfigError with a student-readable message."""
@@ -52,10 +53,10 @@ class Controls:
 _CHOICES = {"lang": LANGUAGES, "corpus": CORPORA, "source": SOURCES, "model": MODELS,
             "norm": NORM_PLACEMENTS, "vocab": VOCAB_MODES}
 _INT_RANGES = {"context_length": (1, 256), "d_model": (2, 512), "num_heads": (1, 16), "num_blocks": (1, 8),
-               "seed": (0, 2**31 - 1), "batch_size": (1, MAX_BATCH_ROWS)}
+               "seed": (0, 2**31 - 1), "batch_size": (1, MAX_BATCH_ROWS), "batch_seed": (0, 2**31 - 1)}
 URL_NAMES = {"lang": "lang", "corpus": "corpus", "source": "source", "text": "text", "model": "model",
              "ctx": "context_length", "d": "d_model", "heads": "num_heads", "blocks": "num_blocks", "norm": "norm",
-             "vocab": "vocab", "seed": "seed", "batch": "batch_size"}
+             "vocab": "vocab", "seed": "seed", "batch": "batch_size", "bseed": "batch_seed"}
 FIELD_URL = {f: u for u, f in URL_NAMES.items()}
 CONTROL_RANGES = _INT_RANGES
 
@@ -115,7 +116,7 @@ def from_query(params: Mapping[str, object]) -> tuple[Controls, list[str]]:
     except ConfigError as exc:  # each value valid alone, but not together (d_model 60 with 8 heads)
         notices.append(t("url.together", lang, why=message(exc, lang)))
         defaults = Controls()
-        controls = dataclasses.replace(controls, **{f: getattr(defaults, f) for f in _INT_RANGES if f != "batch_size"})
+        controls = dataclasses.replace(controls, **{f: getattr(defaults, f) for f in _INT_RANGES if f not in ("batch_size", "batch_seed")})
     return controls, notices
 
 
@@ -198,7 +199,7 @@ def make_input(controls: Controls, vocab: Vocabulary, corpus_rows: torch.Tensor 
     if controls.source == "batch":
         if corpus_rows is None:
             raise InputError("error.input_no_corpus")
-        return batch_input(vocab, corpus_rows, context_length, controls.batch_size, controls.seed)
+        return batch_input(vocab, corpus_rows, context_length, controls.batch_size, controls.batch_seed)
     return text_input(vocab, controls.text, context_length, controls.lang)
 
 

@@ -34,18 +34,23 @@ pos = controls.page_param("pos", "out_pos", range(T), T - 1)
 pos = a.selectbox(t("output.position", lang), range(T), key="out_pos", format_func=lambda i: labels[i])
 k = b.slider(t("output.k", lang), 3, 20, 10, key="out_k")
 probs = trace["probs"][row]
-sv.plot(output.topk_bars(probs[pos], ws.vocab, k=k, lang=lang,
+sv.plot(output.topk_bars(probs[pos], ws.vocab, k=k, lang=lang, context_ids=ws.walk.token_ids[row][:pos + 1],
                          title=t("output.bars title", lang).format(label=visible_text(texts[pos]), k=k)),
         sv.file_stem("probs", "topk", f"row{row}", f"pos{pos}"), key="fig_topk")
 
 st.subheader(t("output.argmax", lang))
 best_row = int(probs[pos].argmax())
-st.code(t("output.argmax code", lang).format(row=row, pos=pos), language="python")
+code_key = "output.argmax code" if ws.vocab.mode == "full" else f"fixes.argmax_code_{ws.vocab.mode}"
+st.code(t(code_key, lang).format(row=row, pos=pos), language="python")
 st.success(t("output.argmax result", lang).format(pos=pos, label=visible_text(texts[pos]),
                                             tok=visible_text(ws.vocab.row_text(best_row)),
                                             id=ws.vocab.token_id(best_row), p=float(probs[pos, best_row])))
+# Where this page departs from the notebook (issue 12): the position it decodes, and rows vs cl100k ids.
+st.caption(t("fixes.notebook_position", lang, pos=pos))
+if ws.vocab.mode != "full":
+    st.caption(t(f"fixes.notebook_rows_{ws.vocab.mode}", lang, V=V, row=best_row, id=ws.vocab.token_id(best_row)))
 st.caption(t("output.argmax all", lang))
-st.code("".join(ws.vocab.row_text(int(r)) for r in probs.argmax(dim=-1)) or " ", language=None)
+st.code(ws.vocab.decode(ws.vocab.token_ids(probs.argmax(dim=-1).tolist())) or " ", language=None)
 
 st.subheader(t("output.table", lang).format(k=5))
 st.dataframe(tables.topk_table(probs, ws.vocab, labels, k=5, lang=lang), hide_index=True, key="topk_table",
@@ -60,12 +65,18 @@ if ws.walk.targets is not None:
     sv.plot(output.token_loss_bar(losses, labels, target_texts, uniform, lang=lang),
             sv.file_stem("loss", f"row{row}"), key="fig_loss")
     st.caption(t("output.loss note", lang).format(row=row, loss=float(losses.mean()), V=V, u=uniform))
+elif T > 1:  # own text: every position but the last has its true next token, the text's own next token
+    losses = token_losses(trace["logits"][row:row + 1, :-1], ws.walk.rows[row:row + 1, 1:])[0]
+    uniform = math.log(V)
+    sv.plot(output.token_loss_bar(losses, labels[:-1], texts[1:], uniform, lang=lang),
+            sv.file_stem("loss", f"row{row}"), key="fig_loss")
+    st.caption(t("fixes.own_text_loss", lang, loss=float(losses.mean()), u=uniform, last=labels[-1]))
 else:
     st.info(t("output.no loss", lang))
 
 
 # -- Trained vs untrained ----------------------------------------------------------------------------------------
-if ws.model_kind == "trained":
+if ws.model_kind in ("trained", "bundled"):  # both were trained here from fresh_model(config, vocab)
     from minigpt.analysis import target_probs
 
     st.header(t("train.diff_title", lang))

@@ -17,18 +17,29 @@ def sidebar(lang: str) -> None:
                  format_func=lambda code: t("meta.name", code))
         st.subheader(t("sidebar.input", lang))
         st.radio(t("sidebar.input", lang), walkthrough.SOURCES, key=k + "source", horizontal=True,
-                 label_visibility="collapsed", format_func=lambda s: t("sidebar.source_" + s, lang))
+                 label_visibility="collapsed", format_func=lambda s: t("sidebar.source_" + s, lang),
+                 help=t("fixes.help_source", lang))
         if st.session_state[k + "source"] == "text":
             st.text_area(t("sidebar.your_text", lang), key=k + "text", max_chars=walkthrough.MAX_TEXT_CHARS, height=100)
         else:
-            st.slider(t("sidebar.batch_size", lang), 1, walkthrough.MAX_BATCH_ROWS, key=k + "batch_size")
+            st.slider(t("sidebar.batch_size", lang), 1, walkthrough.MAX_BATCH_ROWS, key=k + "batch_size",
+                      help=t("fixes.help_batch_size", lang))
+            seed_col, draw_col = st.columns([3, 2], vertical_alignment="bottom")
+            seed_col.number_input(t("fixes.batch_seed", lang), 0, 2**31 - 1, key=k + "batch_seed",
+                                  help=t("fixes.help_batch_seed", lang))
+            draw_col.button(t("fixes.new_batch", lang), key="new_batch", on_click=_next_batch, icon="🎲")
         st.selectbox(t("sidebar.corpus", lang), walkthrough.CORPORA, key=k + "corpus",
-                     format_func=lambda s: t("sidebar.corpus_" + s, lang))
+                     format_func=lambda s: t("sidebar.corpus_" + s, lang), help=t("fixes.help_corpus", lang))
         _corpus_inputs(lang)
         st.subheader(t("sidebar.model", lang))
         st.radio(t("sidebar.model", lang), walkthrough.MODELS, key=k + "model", label_visibility="collapsed",
                  format_func=lambda s: t("sidebar.model_" + s, lang))
         _model_inputs(lang)
+
+
+def _next_batch() -> None:
+    """The batch-draw button: the next batch seed (the model's weights stay as they are)."""
+    st.session_state[ctl.KEY + "batch_seed"] = (int(st.session_state[ctl.KEY + "batch_seed"]) + 1) % 2**31
 
 
 def _corpus_inputs(lang: str) -> None:
@@ -67,10 +78,10 @@ def _model_inputs(lang: str) -> None:
             lo, hi = walkthrough.CONTROL_RANGES[name]
             st.number_input(name, lo, hi, step=step, key=k + name, help=t("sidebar.help_" + name, lang))
         st.radio(t("sidebar.norm", lang), ("post", "pre"), key=k + "norm", horizontal=True,
-                 format_func=lambda s: t("sidebar.norm_" + s, lang))
+                 format_func=lambda s: t("sidebar.norm_" + s, lang), help=t("fixes.help_norm", lang))
         st.selectbox(t("sidebar.vocab", lang), ("compact", "full", "char"), key=k + "vocab",
-                     format_func=lambda s: t("sidebar.vocab_" + s, lang))
-        st.number_input(t("sidebar.seed", lang), 0, 2**31 - 1, key=k + "seed")
+                     format_func=lambda s: t("sidebar.vocab_" + s, lang), help=t("fixes.help_vocab", lang))
+        st.number_input(t("sidebar.seed", lang), 0, 2**31 - 1, key=k + "seed", help=t("fixes.help_seed", lang))
     try:
         ctl.controls().model_config()
     except ValueError as exc:

@@ -201,7 +201,10 @@ def stage_slice(
         tensor, shown_head = tensor[head], head
     shown_batch = batch if axes[0] == "batch" else None
     title = stage_title(trace, name, batch=shown_batch, head=shown_head, lang=lang)
-    labels = _row_labels(labels, batch, tensor.shape[0])
+    if axes[0] == "position":  # embed.position: the table depends on the position alone, never on the token
+        labels = [str(i) for i in range(tensor.shape[0])]
+    else:
+        labels = _row_labels(labels, batch, tensor.shape[0])
     y_title = t(f"ui.{axes[-2]}", lang)
     signed = spec.sign == "signed"
     values = as_array(tensor)

@@ -16,14 +16,23 @@ from ..tokenizer import token_pieces
 from .labels import escape, escape_all, percent, piece_text, shorten, token_labels, visible_text, vocab_label
 
 
-def topk_bars(probs_1d, vocab, *, k: int = 10, title: str = "", lang: str = "en") -> go.Figure:
-    """The k most likely next tokens as horizontal bars, the most likely on top, with text, id and %."""
+def topk_bars(probs_1d, vocab, *, k: int = 10, title: str = "", lang: str = "en",
+              context_ids: Sequence[int] | None = None) -> go.Figure:
+    """The k most likely next tokens as horizontal bars, the most likely on top, with text, id and %.
+    context_ids: the tokens up to this position, so that a byte piece reads `"🤖 byte 4/4 #244"`, not hex."""
     p = probs_1d if isinstance(probs_1d, torch.Tensor) else torch.as_tensor(np.asarray(probs_1d))
     if p.dim() != 1:
         raise ValueError(f"topk_bars needs the probabilities of one position, got shape {tuple(p.shape)}.")
     top = torch.topk(p.float(), min(int(k), p.numel()))
     rows = top.indices.tolist()
-    names = escape_all(vocab_label(vocab, r) for r in rows)
+    if context_ids is None:
+        names = escape_all(vocab_label(vocab, r) for r in rows)
+    else:
+        ids = vocab.token_ids(rows)
+        texts = next_token_texts(context_ids, [i for i in ids if i >= 0], vocab.mode, lang)
+        it = iter(texts)
+        names = escape_all(vocab_label(vocab, r) if i < 0 else f"{shorten(next(it), 16)} #{i}"
+                           for r, i in zip(rows, ids))
     values = top.values.numpy().astype(np.float32)
     trace = go.Bar(_validate=style.VALIDATE,
         x=values, y=names, orientation="h", marker=dict(color="#2a788e"),
