@@ -2,17 +2,21 @@
 the stage in the URL (`?stage=blocks.0.attn.weights`), one large figure with its explanation beside it."""
 import streamlit as st
 
-from ui import page, workspace as wsp, controls, stage_view as sv
+from ui import page, workspace as wsp, controls, stage_view as sv, why_step
 from minigpt.views import chips, output
 from minigpt.views.labels import visible_text
 from minigpt.text import t
-from minigpt.stages import spec_of, stage_label, stage_names
+from minigpt.stages import spec_of, stage_label, stage_names, step_label
 
 def chapter_of(step: str) -> str:
+    if why_step.is_why(step):
+        return "why"
     return {"tokens": "tokens", "topk": "output"}.get(step) or spec_of(step).chapter
 
 
 def step_title(step: str, lang: str) -> str:
+    if why_step.is_why(step):
+        return step_label(step, lang)
     if step in ("tokens", "topk"):
         return t(f"step.{step}", lang)
     return stage_label(step, lang)
@@ -26,7 +30,7 @@ def move(steps: list[str], delta: int) -> None:
 ws = wsp.workspace()
 lang = ws.lang
 c = ws.config
-steps = ["tokens"] + stage_names(c.num_blocks, c.norm) + ["topk"]
+steps = ["tokens"] + stage_names(c.num_blocks, c.norm) + ["topk"] + why_step.steps()  # then chapter 6's views
 stage = controls.page_param("stage", "step_stage", tuple(steps), steps[0])
 i = steps.index(stage)
 
@@ -43,9 +47,12 @@ wsp.show_notices(ws)
 
 chapter = chapter_of(stage)
 if i == 0 or chapter_of(steps[i - 1]) != chapter:  # the first stage of a chapter opens with its introduction
-    st.info(f"**{t(f'home.chapter_{chapter}', lang)}** · {t(f'chapter.{chapter}', lang)}", icon="📖")
+    if chapter == "why":
+        st.info(f"**{t('why.nav', lang)}** · {t('why.intro', lang)}", icon="📖")
+    else:
+        st.info(f"**{t(f'home.chapter_{chapter}', lang)}** · {t(f'chapter.{chapter}', lang)}", icon="📖")
 
-spec = spec_of(stage) if stage not in ("tokens", "topk") else None
+spec = spec_of(stage) if stage not in ("tokens", "topk") and not why_step.is_why(stage) else None
 pickers = st.columns(4)
 row = sv.batch_row(ws, lang, container=pickers[0])
 head = 0
@@ -74,6 +81,8 @@ elif stage == "topk":
         st.write(t("step.topk expl", lang).format(tok=visible_text(ws.vocab.row_text(best))))
         st.code(f"predicted_index = torch.argmax(logits[{row}, {last}]).item()\nencoding.decode([predicted_index])"
                 f"  # → {ws.vocab.row_text(best)!r}", language="python")
+elif why_step.is_why(stage):
+    why_step.show(ws, stage, row=row, lang=lang, plot=lambda fig, name: sv.plot(fig, name, key="fig_step"))
 else:
     trace = ws.trace()
     sv.show_stage(ws, trace, stage, row=row, head=head, lang=lang, side=True, key="step")

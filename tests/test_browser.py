@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from minigpt.stages import WHY_STEPS
 from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, SHOTS, exceptions, streamlit_server, wait_plots, wait_ready
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
@@ -49,7 +50,7 @@ def test_step_page_next_to_the_end(browser_page):
     page.goto(f"{url}/step")
     wait_ready(page)
     page.screenshot(path=str(SHOTS / "step_01.png"), full_page=True)
-    for n in range(2, 25):
+    for n in range(2, 25 + len(WHY_STEPS)):  # 24 lecture steps, then chapter 6's views
         page.locator(".st-key-step_next button").click()
         page.wait_for_function(  # the click's rerun has drawn step n (a readiness check alone can run early)
             f"() => [...document.querySelectorAll('h2')].some(h => h.innerText.startsWith('{n}. '))", timeout=30_000)
@@ -60,7 +61,7 @@ def test_step_page_next_to_the_end(browser_page):
         if n in (3, 10, 11, 18, 24):
             page.screenshot(path=str(SHOTS / f"step_{n:02d}.png"), full_page=True)
     assert page.locator(".st-key-step_next button").is_disabled()
-    assert "stage=probs" not in page.url and "stage=topk" in page.url  # the stage lives in the URL
+    assert "stage=probs" not in page.url and f"stage={WHY_STEPS[-1]}" in page.url  # the stage lives in the URL
 
 
 def test_projector_view_and_chinese(browser_page):
