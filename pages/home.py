@@ -1,7 +1,8 @@
-"""Overview: what the model is right now, and the road through the chapters."""
+"""Overview: the map of the model as the way in (a click opens that stage), what the model is right now, and the
+road through the chapters."""
 import streamlit as st
 
-from ui import page
+from ui import model_map, page, projector
 from minigpt.config import parameter_count
 from minigpt.stages import CHAPTERS
 from minigpt.text import t
@@ -10,6 +11,12 @@ ws = page.open_page("home.home_title", "home.home_intro", banner=False)
 lang = ws.lang
 
 config = ws.config
+head, button = st.columns([5, 1], vertical_alignment="bottom")
+head.subheader(t("map.title", lang))
+projector.switch_button(lang, container=button, key="projector_switch_home")
+st.caption(t("map.intro", lang))
+model_map.model_map(ws, key="home_map")
+
 left, right = st.columns([3, 2])
 with left:
     st.subheader(t("home.home_model", lang))

@@ -153,8 +153,10 @@ def _flow_lines(parts: list[Part]) -> list[str]:
     return lines
 
 
-def architecture_svg(config: ModelConfig, *, lang: str = "en", current: str | None = None, small: bool = False) -> str:
-    """The map as an SVG string. current: the step highlighted (a stage name, "tokens" or "topk")."""
+def architecture_svg(config: ModelConfig, *, lang: str = "en", current: str | None = None, small: bool = False,
+                     highlight=()) -> str:
+    """The map as an SVG string. current: the step highlighted (a stage name, "tokens" or "topk"); highlight:
+    more steps drawn lighter (a chapter page: the stages it shows)."""
     g = SMALL if small else LARGE
     parts, frames, width, height = layout(config, g)
     by_step = {p.step: p for p in parts}
@@ -166,6 +168,9 @@ def architecture_svg(config: ModelConfig, *, lang: str = "en", current: str | No
            '<defs><marker id="arrow" viewBox="0 0 6 6" refX="5" refY="3" markerWidth="5" markerHeight="5" '
            'orient="auto"><path d="M0,0 L6,3 L0,6 z" fill="#666"/></marker></defs>']
     current_group = _group_of(current) if current else None
+    unknown = set(highlight) - set(by_step)
+    if unknown:
+        raise ValueError(f"{sorted(unknown)} are not steps of this model")
     for x, y, w, h, kind in frames:
         is_group = kind in ("input", "output") or kind.startswith("block")
         stroke = "#222" if is_group and kind == current_group else "#999"
@@ -198,8 +203,8 @@ def architecture_svg(config: ModelConfig, *, lang: str = "en", current: str | No
     for p in parts:
         chapter = step_chapter(p.step)
         here = p.step == current
-        fill = "#ffd54f" if here else _CHAPTER_FILL[chapter]
-        stroke, width_ = ("#000", 2.5) if here else ("#777", 1)
+        fill = "#ffd54f" if here else "#ffecb3" if p.step in highlight else _CHAPTER_FILL[chapter]
+        stroke, width_ = ("#000", 2.5) if here else ("#b07d00", 1.6) if p.step in highlight else ("#777", 1)
         label = t(f"map.part.{_key(p.step)}", lang, d_ffn=config.d_ffn, d_model=config.d_model)
         bold = ' font-weight="bold"' if here else ""
         out.append(f'<g class="part{" current" if here else ""}" data-stage="{escape(p.step)}" tabindex="0" '

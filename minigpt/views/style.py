@@ -127,3 +127,36 @@ def add_uniform_line(fig: go.Figure, uniform_loss: float, *, dash: str, lang: st
                   annotation_text=escape(t("ui.uniform_guess", lang).format(loss=float(uniform_loss))),
                   annotation_position="top right", annotation_font_size=FONT_SIZE - 1,
                   annotation_bgcolor="rgba(255,255,255,0.85)")
+
+
+PROJECTOR_FONT = 20  # px: every tick, axis title, legend and colour-bar label on a lecture-hall screen
+
+
+def for_projector(fig: go.Figure, *, height: int, font: int = PROJECTOR_FONT) -> go.Figure:
+    """A copy of fig for a projector: every font at least `font` px, the given height, no title (the page heads the
+    figure with it), slim margins, cells free to be wider than tall so the plot fills the screen. The original
+    (shared by every session's cache) is left as it was."""
+    spec = fig.to_dict()
+    lay = spec.setdefault("layout", {})
+    lay.pop("title", None)
+    lay.update(height=int(height), margin=dict(l=10, r=10, t=16, b=10), font=dict(size=font),
+               hoverlabel=dict(font=dict(size=font)))
+    if "legend" in lay:
+        lay["legend"]["font"] = dict(size=font)
+    for name, value in lay.items():
+        if name.startswith(("xaxis", "yaxis")) and isinstance(value, dict):
+            for square in ("scaleanchor", "constrain", "constraintoward"):  # fill the screen: cells need not be square
+                value.pop(square, None)
+            value["tickfont"] = dict(value.get("tickfont", {}), size=font)
+            if isinstance(value.get("title"), dict):
+                value["title"]["font"] = dict(value["title"].get("font", {}), size=font + 2)
+    for note in lay.get("annotations", []):
+        note["font"] = dict(note.get("font", {}), size=max(font - 2, note.get("font", {}).get("size", 0)))
+    for trace in spec.get("data", []):
+        if isinstance(trace.get("colorbar"), dict):
+            trace["colorbar"].update(tickfont=dict(size=font), thickness=26)
+            if isinstance(trace["colorbar"].get("title"), dict):
+                trace["colorbar"]["title"]["font"] = dict(size=font)
+        if isinstance(trace.get("textfont"), dict):
+            trace["textfont"]["size"] = max(font - 4, trace["textfont"].get("size", 0))
+    return go.Figure(spec, _validate=VALIDATE)
