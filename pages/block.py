@@ -2,7 +2,7 @@
 per-position mean and std that LayerNorm fixes, and how much of the FFN's hidden layer ReLU switches off."""
 import streamlit as st
 
-from ui import page, stage_view as sv
+from ui import model_map, page, stage_view as sv
 from minigpt.analysis import zero_fraction
 from minigpt.views import heatmaps, tables
 from minigpt.text import t
@@ -13,6 +13,7 @@ lang = ws.lang
 cols = st.columns(3)
 row = sv.batch_row(ws, lang, container=cols[0])
 block = sv.block_picker(ws, lang, container=cols[1])
+model_map.chapter_map(ws, "block", block=block)
 with cols[2]:
     sv.image_format(lang)
 switches = sv.what_if(ws, lang, temperature=False)

@@ -1,11 +1,12 @@
 """Chapter 2, embedding and position: the lookup, the sinusoidal table (heatmap, curves, similarity), their sum."""
 import streamlit as st
 
-from ui import page, stage_view as sv
+from ui import model_map, page, stage_view as sv
 from minigpt.views import embedding
 from minigpt.text import t
 
 ws = page.open_page("embedding.title", "chapter.embedding")
+model_map.chapter_map(ws, "embedding")
 lang = ws.lang
 row = sv.batch_row(ws, lang)
 sv.image_format(lang)

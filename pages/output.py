@@ -4,13 +4,14 @@ import math
 
 import streamlit as st
 
-from ui import page, controls, stage_view as sv
+from ui import model_map, page, controls, stage_view as sv
 from minigpt.views import output, tables
 from minigpt.views.labels import visible_text
 from minigpt.text import t
 from minigpt.model import token_losses
 
 ws = page.open_page("output.title", "chapter.output")
+model_map.chapter_map(ws, "output")
 lang = ws.lang
 cols = st.columns(2)
 row = sv.batch_row(ws, lang, container=cols[0])

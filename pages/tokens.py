@@ -1,13 +1,14 @@
 """Chapter 1, text → tokens: the corpus, the token chips with their ids, the split, and x / y shifted by one."""
 import streamlit as st
 
-from ui import page, stage_view as sv
+from ui import model_map, page, stage_view as sv
 from minigpt.views import chips
 from minigpt.text import t
 from minigpt.analysis import corpus_stats
 from minigpt.views.tables import shift_table
 
 ws = page.open_page("tokens.title", "chapter.tokens", banner=False)  # the tokenizer: no weights
+model_map.chapter_map(ws, "tokens")
 lang = ws.lang
 
 st.subheader(t("tokens.corpus", lang))
