@@ -26,6 +26,8 @@ T = len(labels)
 st.header(t("why.knockout_header", lang))
 st.write(t("why.knockout_expl", lang))
 heads = [(b, h) for b in range(c.num_blocks) for h in range(c.num_heads)]
+if any(bh not in heads for bh in st.session_state.get("why_off", [])):  # a smaller model than before
+    st.session_state["why_off"] = [bh for bh in st.session_state["why_off"] if bh in heads]
 pick, how = st.columns([3, 2])
 off = pick.multiselect(t("why.knockout_pick", lang), heads, key="why_off",
                        format_func=lambda bh: f"{t('ui.block', lang)} {bh[0]} · {t('ui.head', lang)} {bh[1]}")

@@ -20,7 +20,7 @@ if not Path(CHROMIUM).exists():
 sync_api = pytest.importorskip("playwright.sync_api")
 
 # url path -> figures the page draws at least (with the default controls)
-PAGES = {"": 0, "tokens": 0, "embedding": 5, "attention": 12, "block": 9, "output": 4, "compare": 1}
+PAGES = {"": 0, "tokens": 0, "embedding": 5, "attention": 0, "block": 9, "output": 4, "compare": 1}  # attention: its linked view (tests/test_attention_browser.py)
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from minigpt import checkpoint, corpus, explain, walkthrough
+from minigpt import bundled, checkpoint, corpus, explain, walkthrough
 from minigpt.config import TrainConfig
 from minigpt.text import t
 from minigpt.trainer import Trainer, prepare
+from tests import attention_support
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 CHAPTERS = ["pages/embedding.py", "pages/attention.py", "pages/block.py", "pages/output.py", "pages/step.py"]
@@ -58,10 +59,20 @@ def chart(at: AppTest, contains: str) -> dict:
 @pytest.mark.parametrize("lang", ["en", "zh"])
 @pytest.mark.parametrize("page", CHAPTERS)
 def test_fresh_weights_are_announced_on_every_chapter(page, lang):
-    at = run_page(page, lang)
+    at = run_page(page, lang, c_model="fresh")
     banner = explain.banner("fresh", lang, seed=walkthrough.Controls().model_config().seed)
     assert banner in texts(at, "warning")
     assert ("mean nothing yet" in banner) if lang == "en" else ("没有任何含义" in banner)
+
+
+@pytest.mark.parametrize("page, lang", [(page, ("en", "zh")[i % 2]) for i, page in enumerate(CHAPTERS)])
+def test_the_bundled_model_is_announced_on_every_chapter_by_default(page, lang):
+    shipped = bundled.load()
+    at = run_page(page, lang)
+    banner = explain.banner("bundled", lang, seed=shipped.config.seed, step=shipped.steps,
+                            val_loss=explain.val_loss_of(shipped.train_state))
+    assert banner in texts(at, "info")
+    assert not any(explain.banner("fresh", lang, seed=shipped.config.seed) == w for w in texts(at, "warning"))
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
@@ -102,19 +113,19 @@ def switch_off(at, *switches: str, **state) -> list[str]:
 
 
 def test_attention_explanations_follow_the_causal_mask_and_the_scale_switch():
-    at = run_page("pages/attention.py", c_source="batch")
-    shown = texts(at, "markdown")
+    at = run_page("pages/attention.py", c_source="batch", c_model="fresh")
+    shown = attention_support.texts(attention_support.view_data(at))  # the linked view's explanation per tab
     assert t("stage_variant.attn.weights.random") in shown  # fresh weights: described, not interpreted
     assert t("stage.attn.weights") not in shown
     assert t("stage.attn.masked") in shown and t("stage_variant.attn.scores.random") in shown
-    shown = switch_off(at, "causal_mask", "scale", c_source="batch")
+    switch_off(at, "causal_mask", "scale", c_source="batch", c_model="fresh")
+    data = attention_support.view_data(at)
+    shown = attention_support.texts(data)
     for key in ("attn.weights.no_mask", "attn.masked.no_mask", "attn.mask.no_mask", "attn.scores.no_scale"):
         assert t(f"stage_variant.{key}") in shown, key
     assert not any("exactly 0" in s for s in shown)
-    weights = chart(at, "Attention weights")["data"][0]
-    assert (weights["zmin"], weights["zmax"]) == (0.0, 1.0)  # not re-ranged to the flatter weights
-    grid = chart(at, "Attention weights (softmax) · block 0 · batch row 0")
-    assert (grid["layout"]["coloraxis"]["cmin"], grid["layout"]["coloraxis"]["cmax"]) == (0.0, 1.0)
+    weights = attention_support.stage(data, "attn.weights")
+    assert (weights["lo"], weights["hi"]) == (0.0, 1.0)  # not re-ranged to the flatter weights (heads share it)
 
 
 def test_block_explanations_follow_the_residual_and_layernorm_switches():

@@ -17,6 +17,7 @@ from minigpt.stages import WHY_STEPS
 from minigpt.views.labels import token_labels, visible_text, vocab_label
 from minigpt.model import MiniGPT
 from minigpt.tokenizer import Vocabulary
+from tests.attention_support import stage, values, view_data, view_datas
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGES = ["pages/home.py", "pages/tokens.py", "pages/embedding.py", "pages/attention.py", "pages/block.py",
@@ -96,7 +97,7 @@ def test_every_page_runs_with_defaults(page):
     at = open_page(page)
     assert at.title or at.header, "the page drew nothing"
     if page not in ("pages/home.py", "pages/tokens.py", "pages/step.py"):  # step opens on the token chips
-        assert charts(at), "the page has no figure"
+        assert charts(at) or view_datas(at), "the page has no figure"
     for fig in charts(at):
         for trace in fig["data"]:
             z = decode(trace.get("z")) if "z" in trace else None
@@ -128,41 +129,41 @@ def test_embedding_page_shapes_and_similarity():
 
 
 def test_attention_page_marks_the_future_and_labels_the_row_shown(vocab):
-    at = open_page("pages/attention.py", c_source="batch", p_row=3, p_head=1)
+    at = open_page("pages/attention.py", c_source="batch", c_model="fresh", p_row=3, p_head=1)
     walk = walkthrough.batch_input(vocab, torch.tensor(vocab.rows(vocab.encode(corpus.builtin().text))), 16, 4, 1337)
-    labels = expected_labels(vocab, walk.token_ids[3])
-    scores = chart(at, "Scaled scores")
-    assert "head 1 · batch row 3" in title(scores)
-    assert "[batch 4, head 4, query 16, key 16]" in title(scores)
-    assert unescape(scores["data"][0]["y"]) == labels and unescape(scores["data"][0]["x"]) == labels
-    assert scores["layout"]["xaxis"]["title"]["text"] == "key" and scores["layout"]["yaxis"]["title"]["text"] == "query"
-    masked = chart(at, "Masked scores")
-    grey = [d for d in masked["data"] if "−∞" in d.get("name", "")]
-    assert grey and grey[0]["showlegend"], "the −∞ cells need their own labelled layer"
-    cells = ~np.isnan(decode(grey[0]["z"]).astype(float))
-    assert (cells == np.triu(np.ones((16, 16), bool), 1)).all()
-    weights = decode(chart(at, "Attention weights")["data"][0]["z"])
-    assert np.allclose(weights.sum(axis=1), 1, atol=1e-5) and np.allclose(np.triu(weights, 1), 0)
-    assert "[batch 4, head 4, position 16, d_k 16]" in title(chart(at, "Queries Q"))
-    assert chart(at, "Heads concatenated") and chart(at, "Output projection") and chart(at, "Who looks at whom")
-    grid = chart(at, "Attention weights (softmax) · block 0 · batch row 3")
-    assert len([d for d in grid["data"] if d.get("coloraxis")]) == 4  # four heads, one colour scale
+    data = view_data(at)
+    assert data["labels"] == expected_labels(vocab, walk.token_ids[3]) and (data["row"], data["head"]) == (3, 1)
+    scores = stage(data, "attn.scores")
+    assert "head 1 · batch row 3" in scores["figTitle"] and scores["shape"] == "[batch 4, head 4, query 16, key 16]"
+    assert (scores["xTitle"], scores["yTitle"]) == ("key", "query") and scores["square"]
+    masked = values(data, "attn.masked")
+    assert masked.shape == (4, 16, 16)  # every head travels: the view switches heads in the browser
+    assert (np.isneginf(masked) == np.triu(np.ones((16, 16), bool), 1)).all()
+    assert (values(data, "attn.mask")[0] == np.triu(np.ones((16, 16)), 1)).all()
+    weights = values(data, "attn.weights")
+    assert np.allclose(weights.sum(axis=-1), 1, atol=1e-5) and np.allclose(np.triu(weights[1], 1), 0)
+    assert (stage(data, "attn.weights")["lo"], stage(data, "attn.weights")["hi"]) == (0.0, 1.0)
+    assert stage(data, "attn.q")["shape"] == "[batch 4, head 4, position 16, d_k 16]"
+    assert values(data, "attn.concat").shape == (1, 16, 64) and values(data, "attn.out").shape == (1, 16, 64)
+    assert [s["key"] for s in data["stages"]] == ["attn.q", "attn.k", "attn.v", "attn.scores", "attn.mask",
+                                                 "attn.masked", "attn.weights", "attn.mixed", "attn.concat", "attn.out"]
 
 
 def test_what_if_switches_change_every_later_stage():
-    at = open_page("pages/attention.py", c_source="batch")
-    before = decode(chart(at, "Attention weights")["data"][0]["z"])
-    out_before = decode(chart(at, "Output projection")["data"][0]["z"])
+    at = open_page("pages/attention.py", c_source="batch", c_model="fresh")
+    before = values(view_data(at), "attn.weights")
+    out_before = values(view_data(at), "attn.out")
     at.toggle(key="wi_causal_mask").set_value(False)
     at.slider(key="wi_temperature").set_value(2.0)
-    rerun(at, c_source="batch")
-    after = decode(chart(at, "Attention weights")["data"][0]["z"])
-    assert np.triu(after, 1).max() > 0, "without the mask, tokens look ahead"
-    assert not any("−∞" in d.get("name", "") for d in chart(at, "Masked scores")["data"])
-    assert not np.allclose(out_before, decode(chart(at, "Output projection")["data"][0]["z"]))
+    rerun(at, c_source="batch", c_model="fresh")
+    after = values(view_data(at), "attn.weights")
+    assert np.triu(after[0], 1).max() > 0, "without the mask, tokens look ahead"
+    assert not np.isneginf(values(view_data(at), "attn.masked")).any()
+    assert not np.allclose(out_before, values(view_data(at), "attn.out"))
     assert not np.allclose(before, after)
     assert any("NOT what the real model" in w.value for w in at.warning)
     assert len(at.metric) == 2  # loss with and without the switches (the batch has targets)
+    assert (at.query_params["mask"], at.query_params["temp"]) == ("0", "2.0")  # the link keeps them
 
 
 def test_block_page_layernorm_table_and_relu_zeros():
@@ -230,7 +231,8 @@ def test_compare_page_shares_one_colour_scale():
 def test_chinese_switch_changes_page_texts():
     at = open_page("pages/attention.py", c_lang="zh")
     assert at.title[0].value == "3 · 注意力"
-    assert "注意力" in title(chart(at, "注意力权重"))
+    assert "注意力" in stage(view_data(at), "attn.weights")["figTitle"]
+    assert view_data(at)["ui"]["show_values"] == "显示数值"
 
 
 # -- bad input ---------------------------------------------------------------------------------------
@@ -253,9 +255,9 @@ def test_bad_input_gets_a_message_and_the_app_recovers(case):
     messages = [m.value for m in (at.error if kind == "error" else at.info)]
     assert any(words in m for m in messages), messages
     if kind == "info":
-        assert charts(at), "a notice, and the page still draws"
+        assert view_datas(at), "a notice, and the page still draws"
     rerun(at, c_text=walkthrough.DEFAULT_TEXT, c_d_model=64, c_num_heads=4, c_corpus="builtin", c_source="text")
-    assert not at.error and charts(at)  # fixed: everything works again
+    assert not at.error and view_datas(at)  # fixed: everything works again
 
 
 SENTENCE = "我喜欢学习 Transformer 🤖🎉，注意力机制真有趣！"  # issue 12: 16 tokens the English corpus never had
@@ -266,10 +268,10 @@ SENTENCE = "我喜欢学习 Transformer 🤖🎉，注意力机制真有趣！" 
 def test_every_typed_token_gets_its_own_row_under_fresh_weights(lang, byte_label, said):
     at = open_page("pages/attention.py", c_text=SENTENCE, c_lang=lang)
     assert any(said in i.value for i in at.info), [i.value for i in at.info]
-    q = chart(at, "Queries Q" if lang == "en" else "查询")
-    labels = unescape(q["data"][0]["y"])
+    data = view_data(at)
+    labels = data["labels"]
     assert byte_label in labels and len(set(labels)) == 16
-    rows = decode(q["data"][0]["z"])
+    rows = values(data, "attn.q")[0]
     assert rows.shape[0] == 16 and len({tuple(r) for r in np.round(rows.astype(float), 6)}) == 16
 
 
@@ -308,9 +310,9 @@ def test_corpus_notice_follows_the_language_switch():
 
 
 def test_stage_downloads_wait_in_a_popover_until_opened():
-    at = open_page("pages/attention.py")
-    assert not at.get("download_button") and len(at.get("popover")) >= 10  # closed: no buttons built
-    at.session_state["dl_blocks.0.attn.weights"] = True
+    at = open_page("pages/block.py")
+    assert not at.get("download_button") and len(at.get("popover")) >= 7  # closed: no buttons built
+    at.session_state["dl_blocks.0.norm1"] = True
     at.run()
     labels = [b.proto.label for b in at.get("download_button")]
     assert labels == ["download CSV", "download .npy"] and not at.exception
@@ -319,7 +321,7 @@ def test_stage_downloads_wait_in_a_popover_until_opened():
 def test_stage_figures_are_shared_between_reruns():
     from ui import stage_view
 
-    at = open_page("pages/attention.py")
+    at = open_page("pages/block.py")
     before = dict(stage_view._FIGURES)
     at.run()
     assert before and all(stage_view._FIGURES[k] is fig for k, fig in before.items())

@@ -13,6 +13,8 @@ from streamlit.testing.v1 import AppTest
 
 from minigpt import walkthrough
 
+from tests.attention_support import view_data
+
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 DEFAULTS = walkthrough.Controls()
 NUMBER_KEYS = {"c_context_length": "context_length", "c_d_model": "d_model", "c_num_heads": "num_heads",
@@ -188,6 +190,6 @@ def test_a_link_with_chinese_and_emoji_text_opens_the_attention_page_with_byte_l
     assert at.sidebar.text_area(key="c_text").value == text and at.sidebar.radio(key="c_lang").value == "zh"
     at.switch_page("pages/attention.py").run()
     assert not at.exception and not at.error, [e.message for e in at.exception]
-    specs = [json.dumps(json.loads(c.proto.spec), ensure_ascii=False) for c in at.get("plotly_chart")]
-    assert specs and any("🤖 第 3/4 字节" in s for s in specs) and not any("\\\\xf0" in s for s in specs)
+    labels = view_data(at)["labels"]  # the linked attention view's row labels
+    assert "1 🤖 第 3/4 字节" in labels and not any("\\xf0" in s for s in labels)
     assert any("自己的随机向量" in i.value for i in at.info)

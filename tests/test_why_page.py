@@ -55,7 +55,7 @@ def chart(at: AppTest, title: str) -> dict:
 
 
 def test_every_view_is_drawn_and_the_lens_ends_on_the_models_prediction():
-    at = run("en")
+    at = run("en", c_model="fresh")
     assert len(at.get("plotly_chart")) == 8
     grid = chart(at, t("why.lens_title", "en"))
     z = decode(grid["data"][0]["z"])
@@ -92,3 +92,13 @@ def test_importance_on_screen_is_the_validation_loss_increase(trained):
 
 def _corpus_rows(ckpt):
     return corpus.encode_rows(corpus.builtin().text, ckpt.vocab)
+
+
+def test_knocked_out_heads_that_no_longer_exist_are_dropped():
+    at = run("en", c_model="fresh", why_off=[(0, 3)])
+    at.session_state["c_num_heads"] = 2
+    at.session_state["c_model"] = "fresh"  # sidebar keys are set on every run (tests/test_pages.py rerun)
+    at.session_state["c_d_model"] = 64
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["why_off"] == []

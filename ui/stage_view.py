@@ -50,20 +50,40 @@ def head_picker(ws, lang: str, *, container=st) -> int:
 
 
 SWITCH_KEYS = ("causal_mask", "scale", "position", "residual", "layer_norm")
+SWITCH_URL = {"causal_mask": "mask", "scale": "scale", "position": "pos", "residual": "resid", "layer_norm": "ln"}
+_ON_OFF = {"1": True, "on": True, "true": True, "0": False, "off": False, "false": False}
+
+
+class _Temperatures:
+    """The slider's values, 0.1 to 5.0 (a float range for `in`)."""
+
+    def __contains__(self, value) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and 0.1 <= value <= 5.0
+
+
+def _temperature(raw):
+    try:
+        return round(float(str(raw).strip()), 1)
+    except ValueError:
+        return None
 
 
 def what_if(ws, lang: str, *, temperature: bool = True) -> Switches:
-    """The what-if switches (all on = the real model) and the attention temperature slider."""
+    """The what-if switches (all on = the real model) and the attention temperature slider. Each lives in the URL
+    when it is not the real model's (`mask=0`, `temp=2.0`) and stays set on the next chapter."""
     with st.expander(t("stage_view.what-if title", lang), expanded=False):
         cols = st.columns(len(SWITCH_KEYS))
         values = {}
         for col, name in zip(cols, SWITCH_KEYS):
             label = t("ui." + ("position_switch" if name == "position" else name), lang)
-            values[name] = col.toggle(label, value=True, key=f"wi_{name}")
+            controls.page_param(SWITCH_URL[name], f"wi_{name}", (True, False), True,
+                                parse=lambda raw: _ON_OFF.get(str(raw).strip().lower()), fmt=lambda v: "1" if v else "0")
+            values[name] = col.toggle(label, key=f"wi_{name}", on_change=controls.keep, args=(SWITCH_URL[name], f"wi_{name}"))
         temp = 1.0
         if temperature:
-            temp = st.slider(t("ui.attention temperature", lang) + " (softmax(scores / T))", 0.1, 5.0, 1.0, 0.1,
-                             key="wi_temperature")
+            controls.page_param("temp", "wi_temperature", _Temperatures(), 1.0, parse=_temperature, fmt=str)
+            temp = st.slider(t("ui.attention temperature", lang) + " (softmax(scores / T))", 0.1, 5.0, step=0.1,
+                             key="wi_temperature", on_change=controls.keep, args=("temp", "wi_temperature"))
     switches = Switches(temperature=float(temp), **values)
     if switches != Switches():
         st.warning(t("stage_view.what-if on", lang), icon="🧪")

@@ -22,6 +22,8 @@ MAP_LABELS = 25    # ... of which this many are labelled
 
 def cached(key: tuple, build):
     """A plain LRU dict shared by sessions (the key is strings and numbers: cheap to hash)."""
+    if None in key:  # a trace nobody cached (no cache_key): nothing built from it is cached either
+        return build()
     with _LOCK:
         if key in _CACHE:
             _CACHE.move_to_end(key)
