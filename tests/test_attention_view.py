@@ -18,7 +18,7 @@ from minigpt.views.labels import id_labels
 from tests import attention_support as av
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-JS = Path(linked.__file__).resolve().parent / "assets" / "attention_view.js"
+ASSETS = Path(linked.__file__).resolve().parent / "assets"
 
 
 def expected(trace, name: str, row: int) -> np.ndarray:
@@ -64,7 +64,7 @@ def test_user_text_travels_as_text_and_the_component_never_writes_html(compact_v
     labels = ["<img src=x onerror=alert(1)>"] + [str(i) for i in range(15)]
     data = linked.view_data(traced, block=0, row=0, head=0, labels=labels, lang="en")
     assert data["labels"][0] == labels[0]  # as typed; the JS writes it with textContent
-    source = JS.read_text(encoding="utf-8")
+    source = "".join((ASSETS / f).read_text(encoding="utf-8") for f in ("attention_view_draw.js", "attention_view.js"))
     assert "innerHTML" not in source and "insertAdjacentHTML" not in source and "textContent" in source
     assert "http://" not in source.replace("http://www.w3.org/2000/svg", "") and "https://" not in source  # no CDN
 

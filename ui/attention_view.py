@@ -24,7 +24,7 @@ _component = st.components.v2.component(
     "minigpt_attention_view",
     html='<div class="mg-av"></div>',
     css=(ASSETS / "attention_view.css").read_text(encoding="utf-8"),
-    js=(ASSETS / "attention_view.js").read_text(encoding="utf-8"),
+    js="\n".join((ASSETS / f).read_text(encoding="utf-8") for f in ("attention_view_draw.js", "attention_view.js")),
 )
 
 
