@@ -77,9 +77,7 @@ def views(model, vocab, corpus_rows, walk, cache: dict):
     def head_roles():
         def build():
             used = embedding_map.frequent_rows(corpus_rows, vocab.size, vocab.size, exclude=(vocab.unk_row,))
-            rows = roles.induction_rows(used, c.context_length, batch=4, seed=c.seed)
-            scores = roles.model_roles(trace, model.run_with_trace(rows), rows)
-            return scores, torch.cat([roles.chance(T)[:3], roles.chance(rows.shape[1], rows[0].tolist())[3:]])
+            return roles.head_roles(model, trace, used)
         scores, chance = once("roles", build)
         weights = torch.stack([trace[f"blocks.{b}.attn.weights"].mean(0) for b in range(c.num_blocks)])
         return [v.roles_heatmap(scores, chance), v.typical_patterns(weights, labels)]

@@ -105,3 +105,16 @@ def snapshot_roles(weights: torch.Tensor, tokens: Sequence) -> torch.Tensor:
     """Scores [blocks, heads, 4] from a training snapshot's weights [blocks, heads, T, T] on its fixed sentence
     (induction where the sentence repeats a token, else NaN)."""
     return torch.stack([role_scores(weights[b], tokens) for b in range(weights.shape[0])])
+
+
+def head_roles(model, trace, pool, switches=None, *, batch: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
+    """What the app shows: (scores [blocks, heads, 4], chance [4]). Previous / first / current token on trace (the
+    input on screen), induction on `batch` repeated random sequences drawn from pool (the rows the corpus uses),
+    seeded by the model's seed; both under the same what-if switches (knockouts) as trace."""
+    from .model import Switches
+
+    rows = induction_rows(pool, model.config.context_length, batch=batch, seed=model.config.seed)
+    induction = model.run_with_trace(rows, switches if switches is not None else Switches())
+    scores = model_roles(trace, induction, rows)
+    T = trace["embed.sum"].shape[1]
+    return scores, torch.cat([chance(T)[:3], chance(rows.shape[1], rows[0].tolist())[3:]])

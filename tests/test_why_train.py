@@ -48,3 +48,14 @@ def test_roles_gradients_and_map_over_training(run, lang):
     assert at.select_slider(key="why_train_map_step").value == run.attention[-1].step
     at.radio(key="why_train_role").set_value("induction").run()
     assert not at.exception
+
+
+def test_the_report_prints_what_the_page_shows(run, tmp_path, capsys):
+    from minigpt import checkpoint, why_report
+
+    path = checkpoint.write(tmp_path / "m.safetensors", run.model, run.vocab, run.train_state())
+    assert why_report.main(["--checkpoint", str(path)]) == 0
+    printed = capsys.readouterr().out
+    assert "| block 1 · head 1 |" in printed and "induction (chance" in printed
+    found = why_report.report(checkpoint.read(path))
+    assert found["scores"].shape == (2, 2, 4) and found["importance"]["zero"].increase.shape == (2, 2)

@@ -55,12 +55,7 @@ def role_scores(ws, trace, switches: Switches):
     """(scores [blocks, heads, 4], chance [4]): previous / first / current on the page's input, induction on
     repeated random sequences of tokens the corpus uses."""
     def build():
-        rows = roles.induction_rows(used_rows(ws), ws.config.context_length, batch=4, seed=ws.config.seed)
-        induction = ws.model.run_with_trace(rows, switches)
-        scores = roles.model_roles(trace, induction, rows)
-        T = trace["embed.sum"].shape[1]
-        chance = torch.cat([roles.chance(T)[:3], roles.chance(rows.shape[1], rows[0].tolist())[3:]])
-        return scores, chance
+        return roles.head_roles(ws.model, trace, used_rows(ws), switches)
     return cached(("roles", ws.model_key, _corpus_key(ws), trace.cache_key), build)
 
 
