@@ -98,7 +98,8 @@ def plot(fig, name: str) -> None:
 def side_text(lead: str, code: str | None, full: str | None) -> None:
     """Beside the figure: in projector mode the stage's name, its first sentence, code, the small map."""
     if on_projector:
-        heading = step_label(stage, lang) + (f" · {t('ui.head', lang)} {head}" if head and spec is not None else "")
+        has_head = spec is not None and spec.axes[1:2] == ("head",)
+        heading = step_label(stage, lang) + (f" · {t('ui.head', lang)} {head}" if has_head else "")
         st.markdown(f"### {i + 1}. {heading}")
         if spec is not None:
             st.markdown(f"`{trace.shape_label(stage)}`")
@@ -143,7 +144,9 @@ elif stage == "topk":
                   f"predicted_index = torch.argmax(logits[{row}, {last}]).item()\nencoding.decode([predicted_index])"
                   f"  # → {ws.vocab.row_text(best)!r}", None)
 elif why_step.is_why(stage):
-    why_step.show(ws, stage, row=row, lang=lang, plot=plot, projector=on_projector)
+    why_step.show(ws, stage, row=row, lang=lang, plot=plot, projector=on_projector,
+                  columns=(left, right) if on_projector else None,
+                  side=(lambda text: side_text(text, None, text)) if on_projector else None)
 elif on_projector:
     fig = sv.stage_figure(ws, trace, stage, row=row, head=head, lang=lang)
     full = explain.explanation(stage, lang, trace.switches, ws.model_kind)

@@ -52,15 +52,20 @@ def _figure(ws, step: str, row: int, lang: str):
             t("why.map_expl", lang, n=why.MAP_POINTS, k=why.MAP_LABELS))
 
 
-def show(ws, step: str, *, row: int, lang: str, plot, projector: bool = False) -> None:
-    """One step: its figure (drawn with the Step page's plot(fig, name)) and its explanation beside it."""
+def show(ws, step: str, *, row: int, lang: str, plot, projector: bool = False, columns=None, side=None) -> None:
+    """One step: its figure (drawn with the Step page's plot(fig, name)) and its explanation beside it.
+    columns: the (left, right) containers to use, side: draws the explanation (projector mode: the Step page's
+    own, with its controls already in right and the explanation cut to its first sentence)."""
     fig, name, text = _figure(ws, step, row, lang)
-    left, right = st.columns([13, 7] if projector else [3, 2], gap="medium")
+    left, right = columns or st.columns([13, 7] if projector else [3, 2], gap="medium")
     with left:
         if fig is not None:
             plot(fig, name)
     with right:
-        if projector:
-            st.markdown("### " + step_label(step, lang))
-        st.write(text)
+        if side is not None:
+            side(text)
+        else:
+            if projector:
+                st.markdown("### " + step_label(step, lang))
+            st.write(text)
         st.page_link("pages/inside.py", label=t("why.step_more", lang), icon="🔬")
