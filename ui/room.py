@@ -30,7 +30,7 @@ CODE, SECRET, MEMBER, FOLLOW = "room_code", "room_secret", "room_member", "room_
 APPLIED, SEEN, PUBLISHED, BEAT = "_room_applied", "_room_seen", "_room_published", "_room_beat"
 GOTO, ERROR = "_room_goto", "_room_error"
 _MIRRORED = re.compile(r"(p_\w+|wi_\w+|step_stage)")  # page-level keys a follower takes from the lecturer
-_SHARED_MODELS = ("fresh",)
+_PRIVATE_MODELS = ("trained", "loaded")  # live in the lecturer's session only; any other model every session builds
 SELECTED = getattr(ctl, "SELECTED", "_selected")  # ui/controls.py: page-level choices remembered across chapters         # models every session can build; a trained or loaded one stays with its owner
 
 
@@ -96,7 +96,7 @@ def before_sidebar() -> None:
         if name != "lang" and name in Controls.__dataclass_fields__:
             st.session_state[ctl.KEY + name] = value
     st.session_state["_room_lecturer_model"] = state.get("controls", {}).get("model")
-    if state.get("controls", {}).get("model") not in _SHARED_MODELS and state.get("controls"):
+    if state.get("controls", {}).get("model") in _PRIVATE_MODELS:
         st.session_state[ctl.KEY + "model"] = "fresh"
     for key in [k for k in st.session_state if isinstance(k, str) and k.startswith("wi_")]:
         del st.session_state[key]  # switches the lecturer no longer shows are back to the real model
@@ -136,7 +136,7 @@ def top(page, lang: str) -> None:
         _lecturer_bar(lang)
     else:
         st.session_state.setdefault(ctl.PAGE_PARAMS, {})["room"] = CODE  # a reload joins again
-        if st.session_state.get(FOLLOW) and st.session_state.get("_room_lecturer_model") not in (None, *_SHARED_MODELS):
+        if st.session_state.get(FOLLOW) and st.session_state.get("_room_lecturer_model") in _PRIVATE_MODELS:
             st.info(t("room.model_not_shared", lang), icon="🧠")
         _follower_bar(lang)
     poll.question(lang)
