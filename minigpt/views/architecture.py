@@ -159,6 +159,16 @@ def architecture_svg(config: ModelConfig, *, lang: str = "en", current: str | No
     more steps drawn lighter (a chapter page: the stages it shows)."""
     g = SMALL if small else LARGE
     parts, frames, width, height = layout(config, g)
+    legend_y = height + 6
+    legend = []  # which colour is which chapter: (x, fill, name)
+    if not small:
+        x = 0.0
+        for chapter, fill in _CHAPTER_FILL.items():
+            name = t(f"projector.chapter_{chapter}", lang)
+            legend.append((x, fill, name))
+            x += g.box + 16 + sum(g.font * (1.0 if ord(ch) > 0x2E80 else 0.56) for ch in name)
+        height += g.pitch
+        width = max(width, x)
     by_step = {p.step: p for p in parts}
     if current is not None and current not in by_step:
         raise ValueError(f"{current!r} is not a step of this model")
@@ -213,5 +223,9 @@ def architecture_svg(config: ModelConfig, *, lang: str = "en", current: str | No
                    f'rx="{8 if _key(p.step) in _ADDS else 3}" fill="{fill}" stroke="{stroke}" stroke-width="{width_}"/>'
                    f'<text x="{p.x + p.w / 2:.1f}" y="{p.y + p.h / 2 + g.font * 0.35:.1f}" text-anchor="middle" '
                    f'fill="#111"{bold}>{escape(label)}</text></g>')
+    for x, fill, name in legend:
+        out.append(f'<rect x="{x:.1f}" y="{legend_y:.1f}" width="{g.box:.0f}" height="{g.box * 0.7:.1f}" rx="3" '
+                   f'fill="{fill}" stroke="#777"/><text x="{x + g.box + 5:.1f}" y="{legend_y + g.box * 0.55:.1f}" '
+                   f'fill="#333">{escape(name)}</text>')
     out.append("</svg>")
     return "".join(out)
