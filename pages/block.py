@@ -65,11 +65,12 @@ def show_relu():
     st.caption(t("block.zeros", lang).format(pct=zero_fraction(relu), before=zero_fraction(hidden)))
 
 
-for stage in order:
-    if stage.startswith("attn."):
-        continue  # the Attention chapter; here attention is one step, shown by its output
+shown = [stage for stage in order if not stage.startswith("attn.")]  # attention: its own chapter; here, its output
+final = norm == "pre" and block == ws.config.num_blocks - 1
+# One tab per stage, in the block's order: the browser draws them all once, only one takes the page's height.
+tabs = st.tabs([title_of(p + stage) for stage in shown] + ([title_of("final.norm")] if final else []))
+for tab, stage in zip(tabs, shown):
     name = p + stage
-    st.header(title_of(name))
     extra = None
     if stage.startswith("resid"):
         extra = lambda s=stage: show_residual(s)
@@ -77,7 +78,8 @@ for stage in order:
         extra = lambda s=stage: show_norm(s)
     elif stage == "ffn.relu":
         extra = show_relu
-    sv.show_stage(ws, trace, name, row=row, lang=lang, side=True, extra=extra)
-if norm == "pre" and block == ws.config.num_blocks - 1:
-    st.header(title_of("final.norm"))
-    sv.show_stage(ws, trace, "final.norm", row=row, lang=lang, side=True)
+    with tab:
+        sv.show_stage(ws, trace, name, row=row, lang=lang, side=True, extra=extra)
+if final:
+    with tabs[-1]:
+        sv.show_stage(ws, trace, "final.norm", row=row, lang=lang, side=True)
