@@ -135,13 +135,19 @@ def _request_start() -> None:
     """Start's callback, before this run draws the sidebar: a preset's architecture goes into the sidebar's
     hyperparameters (so the sidebar shows what is trained); the page body then starts the job."""
     name = st.session_state.get("train_preset", CUSTOM)
-    changed = [] if name == CUSTOM else presets.sidebar_changes(controls.controls(), presets.get(name).model)
+    changed = _sidebar_changes(controls.controls(), None if name == CUSTOM else presets.get(name).model)
     for field, _, new in changed:
         st.session_state[controls.KEY + field] = new
-    if controls.controls().model == "trained":  # that model is replaced when this run ends: show what is trained
-        controls.set_model("fresh")
     st.session_state[CHANGED] = (None, changed)
     st.session_state[START] = True
+
+
+def _sidebar_changes(shown, config) -> list:
+    """What Start changes in the sidebar: a preset's architecture (config None: the sidebar's own, custom), and
+    the model choice, to fresh weights: the hyperparameters are on screen only then (the bundled and a loaded
+    model show their own; a trained one is replaced when this run ends), and those weights are where it starts."""
+    fields = presets.sidebar_changes(shown, config) if config is not None else []
+    return fields + ([("model", shown.model, "fresh")] if shown.model != "fresh" else [])
 
 
 def summary_ui(model_config, train_config, vocab) -> None:
@@ -156,7 +162,7 @@ def summary_ui(model_config, train_config, vocab) -> None:
     rows = wsp.corpus_rows(ws.corpus.text, vocab)
     st.caption(t("train.corpus_line", lang).format(title=ws.corpus_title, tokens=len(rows), rows=vocab.size,
                                                  vocab=model_config.vocab))
-    changed = presets.sidebar_changes(ws.controls, model_config)
+    changed = _sidebar_changes(ws.controls, model_config)
     note = (t("trainlive.copies_sidebar", lang, changes=train_view.changes_text(changed)) if changed
             else t("trainlive.sidebar_matches", lang))
     st.caption(train_view.model_line(model_config, lang) + " — " + note)

@@ -139,9 +139,11 @@ def _train_live(server, page):
     assert len(set(seen)) == 3 and seen == sorted(seen), seen
     page.wait_for_timeout(1500)
     _shot(page, "2-middle")
+    _assert_figures_fit(page, 1600, 1000)  # a laptop: the loss curves and the attention snapshot without scrolling
+    page.set_viewport_size({"width": 1440, "height": 2300})
 
     page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop").click()  # not the header's
-    page.get_by_text("is now “Trained in this session”").wait_for(timeout=30_000)
+    page.get_by_text("is ready as “Trained in this session”").wait_for(timeout=30_000)
     _ready(page)
     _shot(page, "3-end")
 
@@ -165,6 +167,43 @@ def _train_live(server, page):
     _ready(page)
     assert page.locator("text=Colour = probability").count() == 1
     _shot(page, "5-generate")
+
+
+PLOT_BOTTOMS = """() => Object.fromEntries([...document.querySelectorAll('.js-plotly-plot')].map(el => [
+  (el.layout && el.layout.title && el.layout.title.text) || '', el.querySelector('.nsewdrag').getBoundingClientRect().bottom]))"""
+
+
+def _assert_figures_fit(page, width: int, height: int) -> None:
+    """The plot areas of the loss curves and the attention snapshot end inside a width x height screen."""
+    page.set_viewport_size({"width": width, "height": height})
+    page.wait_for_timeout(1000)  # plotly redraws at the new width
+    _ready(page)
+    bottoms = page.evaluate(PLOT_BOTTOMS)
+    loss = [b for title, b in bottoms.items() if "Loss during training" in title]
+    attention = [b for title, b in bottoms.items() if "Attention during training" in title]
+    assert loss and attention, bottoms
+    assert loss[0] <= height and attention[0] <= height, (width, height, bottoms)
+
+
+def test_live_figures_fit_a_projector(server, browser):
+    """view=projector at 1920x1080: the live figures are on screen without scrolling, the sidebar hidden."""
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    try:
+        page.goto(server + "/train?view=projector")
+        _ready(page)
+        steps = page.get_by_label("steps", exact=True)
+        steps.fill(str(RUN_STEPS))
+        steps.press("Enter")
+        _ready(page)
+        page.get_by_role("button", name="Start training").click()
+        page.wait_for_function(f"({LOSS_POINTS})() > 0", timeout=90_000)
+        page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=60_000)
+        _assert_figures_fit(page, 1920, 1080)
+        _shot(page, "6-projector")
+        page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop").click()
+        page.get_by_text("is ready as “Trained in this session”").wait_for(timeout=30_000)
+    finally:
+        page.close()
 
 
 def _training_threads(pid: int) -> int:

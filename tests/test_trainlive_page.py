@@ -92,7 +92,7 @@ def test_the_sidebar_shows_what_was_trained_and_compare_shows_its_untrained_twin
     # the same run (AppTest's view of session state drops the sidebar's keys after switch_page, see
     # tests/test_train_page.py), and says so only when every field matches.
     assert any("The sidebar's hyperparameters now show the model being trained (context_length 16 → 32, "
-               "num_blocks 1 → 2, norm post → pre)" in c.value for c in at.caption)
+               "num_blocks 1 → 2, norm post → pre" in c.value for c in at.caption)
     (ready,) = [s.value for s in at.success]
     assert "The sidebar still shows another model" in ready  # true: its model is still the fresh one
 

@@ -14,7 +14,25 @@ from minigpt.text import message, t
 from minigpt.views import export, training
 from minigpt.views.labels import duration
 
-from . import workspace as wsp
+from . import projector, why_train, workspace as wsp
+
+FIGURE_HEIGHT = 420  # both figures side by side, under the progress bar, fit a 1000 px tall laptop screen
+PROJECTOR_HEIGHT, PROJECTOR_FONT = 500, 20  # and a 1080 px tall projector, with every figure font >= 18 px
+
+
+def _height() -> int:
+    return PROJECTOR_HEIGHT if projector.is_on() else FIGURE_HEIGHT
+
+
+def _plot(fig, key: str, stem: str) -> None:
+    """Fonts a lecture hall can read in projector mode (the figure itself is shared: only this copy changes)."""
+    if projector.is_on():
+        fig.update_layout(font_size=PROJECTOR_FONT, legend_font_size=PROJECTOR_FONT - 2, title_font_size=PROJECTOR_FONT + 2)
+        fig.update_annotations(font_size=PROJECTOR_FONT - 2)
+        fig.update_xaxes(tickfont_size=PROJECTOR_FONT - 2)
+        fig.update_yaxes(tickfont_size=PROJECTOR_FONT - 2)
+        fig.update_traces(selector=dict(type="heatmap"), colorbar_tickfont_size=PROJECTOR_FONT - 2)
+    st.plotly_chart(fig, key=key, config=export.plotly_config(stem))
 
 
 def model_line(config, lang: str) -> str:
@@ -48,11 +66,10 @@ def model_caption(j, p, ws, changed) -> None:
     lang = ws.lang
     line = model_line(j.model_config, lang)
     job_id, fields = changed
-    if not presets.sidebar_changes(ws.controls, j.model_config):  # after a later sidebar edit: nothing to claim
+    shows = ws.controls.model in ("fresh", "trained") and not presets.sidebar_changes(ws.controls, j.model_config)
+    if shows:  # after a later sidebar edit (or another model chosen there): nothing to claim
         line += " — " + (t("trainlive.sidebar_changed", lang, changes=changes_text(fields))
                          if job_id == j.id and fields else t("trainlive.sidebar_matches", lang))
-    if p.active:
-        line += " " + t("train.other_pages", lang)
     st.caption(line)
 
 
@@ -109,8 +126,9 @@ def loss_ui(j, p, v: overfitting.Verdict, lang: str) -> None:
     per_step = j.train_config.batch_size * j.model_config.context_length
     by_tokens = st.session_state.get("train_x_axis") == "tokens"
     fig = training.loss_curves(p.loss_steps, p.losses, p.evals, tokens_per_step=per_step if by_tokens else None,
-                               uniform_loss=math.log(j.vocab.size), best=v.best, rising=v.warns, lang=lang)
-    st.plotly_chart(fig, key="train_loss_chart", config=export.plotly_config("minigpt-loss"))
+                               uniform_loss=math.log(j.vocab.size), best=v.best, rising=v.warns, height=_height(),
+                               lang=lang)
+    _plot(fig, "train_loss_chart", "minigpt-loss")
     st.radio(t("train.loss_axis", lang), ("step", "tokens"), key="train_x_axis", horizontal=True,
              format_func=lambda s: t("train.x_" + s, lang), label_visibility="collapsed")
 
@@ -134,8 +152,8 @@ def attention_ui(j, p, lang: str) -> None:
         picked = st.select_slider(t("train.snapshot", lang), steps, key="train_att_step")
         chosen = p.attention[steps.index(picked)]
     fig = training.attention_snapshot(chosen, p.attention_tokens, block=st.session_state.get("train_att_block", 0),
-                                      head=st.session_state.get("train_att_head", 0), lang=lang)
-    st.plotly_chart(fig, key="train_att_chart", config=export.plotly_config("minigpt-attention"))
+                                      head=st.session_state.get("train_att_head", 0), height=_height(), lang=lang)
+    _plot(fig, "train_att_chart", "minigpt-attention")
     cols = st.columns([1, 1, 3], vertical_alignment="bottom")
     cols[0].selectbox(t("train.block", lang), range(j.model_config.num_blocks), key="train_att_block")
     cols[1].selectbox(t("train.head", lang), range(j.model_config.num_heads), key="train_att_head")
@@ -155,19 +173,21 @@ def sample_ui(j, p, ws) -> None:
 
 # Drawn under the live figures and numbers, in order, each as fn(job, progress, workspace): a chart joins the Train
 # page by appending its function here (progress = job.snapshot(): what the trainer recorded so far).
-LIVE_SECTIONS: list = [sample_ui]
+LIVE_SECTIONS: list = [sample_ui, why_train.training_ui]
 
 
 def live_view(j, p, ws, *, on_pause, on_resume, on_stop, changed) -> None:
     v = overfitting.verdict(p.evals)
     controls_ui(p, ws.lang, on_pause, on_resume, on_stop)
     model_caption(j, p, ws, changed)
-    overfitting_ui(j, p, v, ws)
     left, right = st.columns([3, 2])
     with left:
         loss_ui(j, p, v, ws.lang)
     with right:
         attention_ui(j, p, ws.lang)
+    overfitting_ui(j, p, v, ws)  # under the figures, which show the rise too (a shaded band from the best step)
     metrics_ui(p, ws.lang)
+    if p.active:
+        st.caption(t("train.other_pages", ws.lang))
     for section in LIVE_SECTIONS:
         section(j, p, ws)

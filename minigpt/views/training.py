@@ -21,7 +21,7 @@ MAX_CURVE_POINTS = 4000  # more points than pixels only slow the browser down
 
 def loss_curves(loss_steps: Sequence[int], losses: Sequence[float], evals: Sequence = (), *,
                 tokens_per_step: int | None = None, uniform_loss: float | None = None, smoothing: float = 0.9,
-                best=None, rising: bool = False, lang: str = "en") -> go.Figure:
+                best=None, rising: bool = False, height: int = 460, lang: str = "en") -> go.Figure:
     """Batch loss per step (faint), its moving average and the evaluated train / validation losses, against step
     or (tokens_per_step given) against tokens seen. evals: objects with .step, .train_loss, .val_loss
     (trainer.EvalReport). A reference line marks ln(V), the loss of a uniform guess. best: the evaluation with
@@ -57,7 +57,7 @@ def loss_curves(loss_steps: Sequence[int], losses: Sequence[float], evals: Seque
     # The legend under the plot (above, it covers the title in a half-width column); the y axis fits the
     # curves rather than starting at 0, so a fall from 7.2 to 5 fills the height on a projector.
     layout = style.layout(
-        t("ui.loss_curves_title", lang), 460,
+        t("ui.loss_curves_title", lang), height,
         xaxis=dict(style.axis_text(x_title), rangemode="tozero"),
         yaxis=dict(style.axis_text(t("ui.loss", lang)), rangemode="normal"),
         legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0, font=dict(size=style.FONT_SIZE)),
@@ -81,19 +81,22 @@ def loss_curves(loss_steps: Sequence[int], losses: Sequence[float], evals: Seque
 
 
 # -- attention snapshots -------------------------------------------------------------------------
-def attention_snapshot(snapshot, labels: Sequence[str], *, block: int = 0, head: int = 0,
+def attention_snapshot(snapshot, labels: Sequence[str], *, block: int = 0, head: int = 0, height: int | None = None,
                        lang: str = "en") -> go.Figure:
     """One snapshot's attention weights (block, head) on a fixed 0–1 scale, so scrubbing compares like with like.
-    snapshot: .step and .weights [blocks, heads, T, T] (trainer.AttentionSnapshot)."""
+    snapshot: .step and .weights [blocks, heads, T, T] (trainer.AttentionSnapshot). The title's second line names
+    the block, head and step (a narrow column keeps it); height: the figure's, or one that fits the rows."""
     weights = snapshot.weights
     blocks, heads = weights.shape[:2]
     if not 0 <= block < blocks or not 0 <= head < heads:
         raise ValueError(f"Block {block}, head {head} does not exist: the model has {blocks} blocks of {heads} heads.")
     z = np.asarray(weights[block, head], dtype=np.float32)  # the future's weights are exactly 0 (causal mask)
     names = token_labels(labels)
-    title = (f"{t('ui.attention_over_training_title', lang)} · {t('train.block', lang)} {block} · {t('train.head', lang)} {head}"
+    title = (f"{t('ui.attention_over_training_title', lang)}\n{t('train.block', lang)} {block} · {t('train.head', lang)} {head}"
              f" · {t('ui.training step', lang)} {snapshot.step}")
     fig = heatmap(z, x_labels=names, y_labels=names, title=title, x_title=t("ui.key", lang),
-                  y_title=t("ui.query", lang), signed=False, zmin=0.0, zmax=1.0, lang=lang)
+                  y_title=t("ui.query", lang), signed=False, zmin=0.0, zmax=1.0, height=height, lang=lang)
+    if height is not None:  # a given height: the cells fill the width, the colour bar stays beside them
+        fig.update_yaxes(scaleanchor=False)
     fig.update_layout(uirevision="attention")
     return fig
