@@ -125,7 +125,7 @@ if stage in ("tokens", "topk") and not on_projector:
 if stage == "tokens":
     with left:
         n = len(ws.texts(row))  # projector: as large as the screen allows for this many tokens
-        size = ("3.8em" if n <= 20 else "2.6em" if n <= 40 else "1.8em") if on_projector else "1.6em"
+        size = ("4.6em" if n <= 20 else "3em" if n <= 40 else "2em") if on_projector else "1.6em"
         st.html(chips.token_chips_html(ws.texts(row), ws.walk.token_ids[row], ws.walk.known[row])
                 .replace("font-size:1.05em", f"font-size:{size}"))
         st.caption(t("step.token_count", lang, n=len(ws.texts(row))))

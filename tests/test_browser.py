@@ -70,7 +70,7 @@ def test_projector_view_and_chinese(browser_page):
     wait_ready(page)
     wait_plots(page, 1)
     assert not exceptions(page)
-    assert "掩码" in page.inner_text("h2")
+    assert "掩码" in page.inner_text("h3")  # projector mode: the stage heads the column beside its figure
     page.screenshot(path=str(SHOTS / "step_projector_zh.png"), full_page=True)
 
 

@@ -16,8 +16,7 @@ from minigpt.text import t
 
 from . import controls
 
-SCREEN_HEIGHT = 1080  # the projector the layout is sized for (1920×1080)
-FIGURE_HEIGHT = 930   # px: the screen under the page header (the stage's controls sit beside the figure)
+FIGURE_HEIGHT = 930   # px: a 1080-px screen under the page header (the stage's controls sit beside the figure)
 
 CSS = """
 <style>
