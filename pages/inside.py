@@ -29,7 +29,7 @@ heads = [(b, h) for b in range(c.num_blocks) for h in range(c.num_heads)]
 if any(bh not in heads for bh in st.session_state.get("why_off", [])):  # a smaller model than before
     st.session_state["why_off"] = [bh for bh in st.session_state["why_off"] if bh in heads]
 pick, how = st.columns([3, 2])
-off = pick.multiselect(t("why.knockout_pick", lang), heads, key="why_off",
+off = pick.multiselect(t("why.knockout_pick", lang), heads, key="why_off", placeholder=t("why.knockout_none", lang),
                        format_func=lambda bh: f"{t('ui.block', lang)} {bh[0]} · {t('ui.head', lang)} {bh[1]}")
 mode = how.radio(t("why.knockout_mode", lang), ko.MODES, key="why_mode", horizontal=True,
                  format_func=lambda m: t(f"why.mode_{m}", lang))
