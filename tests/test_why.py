@@ -249,3 +249,15 @@ def test_training_snapshots_keep_gradient_norms_and_embedding_rows():
     assert all(p.grad is None or not p.grad.any() for p in trainer.model.parameters())  # training's grads untouched
     scores = roles.snapshot_roles(last.weights, trainer.attention_tokens)
     assert scores.shape == (2, 4, 4) and torch.isfinite(scores[..., 3]).all()  # "the customer" repeats
+
+
+def test_typical_patterns_of_many_heads_draw():
+    """16 panels in 4 rows: plotly refuses a domain of -5e-17 (the panel grid keeps to [0, 1])."""
+    from minigpt.views import why as views
+
+    model = make(num_blocks=4)
+    trace = model.run_with_trace(random_rows(2, 8))
+    weights = torch.stack([trace[f"blocks.{b}.attn.weights"].mean(0) for b in range(4)])
+    fig = views.typical_patterns(weights, [f"{i} t" for i in range(8)])
+    assert len(fig.data) == 16 and all(0 <= d <= 1 for k, v in fig.layout.to_plotly_json().items()
+                                       if k.startswith("yaxis") for d in v["domain"])

@@ -250,13 +250,13 @@ def _grid(count: int, cols: int, titles: Sequence[str], *, x_axis: dict, y_axis:
         r, c = divmod(k, cols)
         suffix = "" if k == 0 else str(k + 1)
         left, top = c * (width + gap_x), 1 - r * (height + gap_y)
-        x = dict(x_axis, domain=[left, left + width], anchor=f"y{suffix}")
+        x = dict(x_axis, domain=[max(0.0, left), min(1.0, left + width)], anchor=f"y{suffix}")
         if k:
             x["matches"] = "x"  # zooming one panel zooms them all
         if k + cols < count:  # a panel below shows the same keys: label only the bottom row
             x.update(showticklabels=False, title=None)
         layout[f"xaxis{suffix}"] = x
-        y = dict(y_axis, domain=[top - height, top], anchor=f"x{suffix}")
+        y = dict(y_axis, domain=[max(0.0, top - height), min(1.0, top)], anchor=f"x{suffix}")  # no -5e-17
         if k:
             y["matches"] = "y"
             y.pop("title", None)
