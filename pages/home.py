@@ -30,6 +30,9 @@ with left:
                                             seed=config.seed, dk=config.d_k, ffn=config.d_ffn))
 with right:
     st.subheader(t("home.home_route", lang))
-    for name in (*CHAPTERS, "step", "train"):
+    for name in CHAPTERS:
+        st.page_link(f"pages/{name}.py", label=t(f"home.chapter_{name}", lang))
+    st.page_link("pages/inside.py", label=t("why.home_link", lang))
+    for name in ("step", "train"):
         st.page_link(f"pages/{name}.py", label=t(f"home.chapter_{name}", lang))
 st.info(t("home.home_share", lang), icon="🔗")
