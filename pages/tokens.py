@@ -71,8 +71,8 @@ vocabs = {mode: wsp.vocabulary(ws.corpus.text, mode) for mode in tokcompare.ORDE
 st.caption(t("tokcmp.corpus_note", lang, corpus=ws.corpus_title))
 compared = tokcompare.compare(text, vocabs, ws.config) if text.strip() else []
 for tok in compared:
-    st.markdown(f"**{tokviews.mode_name(tok.mode, lang)}** · {tok.count} {t('tokcmp.col_tokens', lang)}"
-                + (f" · {tok.unknown} <unk>" if tok.unknown else ""))
+    st.markdown(f"**{tokviews.mode_name(tok.mode, lang)}** · {t('tokcmp.count', lang, n=tok.count)}"
+                + (f" · {t('tokcmp.count_unk', lang, n=tok.unknown)}" if tok.unknown else ""))
     st.html(tokviews.chips_html(tok, lang))
 if compared:
     st.dataframe(tokviews.summary_table(compared, lang), hide_index=True, key="tokcmp_summary")

@@ -75,3 +75,13 @@ def test_figure_build(tmp_path, capsys):
     figure_build.main(["--threads", "1", "--runs", "1", "--out", str(out)])
     data = check(capsys, out, "figure_build")
     assert len(data["table"]) == 2
+
+
+def test_kv_cache(tmp_path, capsys):
+    import kv_cache
+
+    out = tmp_path / "kv.json"
+    kv_cache.main(["--builtin", "--tiny", "--threads", "1", "--windows", "1", "--out", str(out)])
+    data = check(capsys, out, "kv_cache")
+    point = data["points"]["tiny"]
+    assert point["same_tokens"] and point["flops_ratio"] > 1  # no timing asserted: only that both sides ran
