@@ -163,7 +163,7 @@ def summary_ui(model_config, train_config, vocab) -> None:
     st.caption(t("train.corpus_line", lang).format(title=ws.corpus_title, tokens=len(rows), rows=vocab.size,
                                                  vocab=model_config.vocab))
     changed = _sidebar_changes(ws.controls, model_config)
-    note = (t("trainlive.copies_sidebar", lang, changes=train_view.changes_text(changed)) if changed
+    note = (t("trainlive.copies_sidebar", lang, changes=train_view.changes_text(changed, lang)) if changed
             else t("trainlive.sidebar_matches", lang))
     st.caption(train_view.model_line(model_config, lang) + " — " + note)
 

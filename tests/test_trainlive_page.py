@@ -94,7 +94,7 @@ def test_the_sidebar_shows_what_was_trained_and_compare_shows_its_untrained_twin
     assert any("The sidebar's hyperparameters now show the model being trained (context_length 16 → 32, "
                "num_blocks 1 → 2, norm post → pre" in c.value for c in at.caption)
     (ready,) = [s.value for s in at.success]
-    assert "The sidebar still shows another model" in ready  # true: its model is still the fresh one
+    assert "The sidebar still shows fresh random weights" in ready  # true: its model is still the fresh one
 
     # Compare, before "Look at it" and with the sidebar changed meanwhile: the trained model against its own
     # untrained twin (2 pre-LN blocks, seed 1337), not a model built from the sidebar (1 block, seed 7).
@@ -103,7 +103,7 @@ def test_the_sidebar_shows_what_was_trained_and_compare_shows_its_untrained_twin
     assert not at.exception
     assert (at.session_state["cmp_a"], at.session_state["cmp_b"]) == ("trained", "trained_untrained")
     right = at.selectbox(key="cmp_b")
-    assert right.value == "trained_untrained" and "seed (1337) at step 0" in right.format_func(right.value)
+    assert right.value == "trained_untrained" and "untrained (step 0, seed 1337)" in right.format_func(right.value)
     stages = at.selectbox(key="cmp_stage").options
     assert any(s.endswith("· block 1") for s in stages), stages  # both sides have the trained model's 2 blocks
 
@@ -117,4 +117,4 @@ def test_the_sidebar_shows_what_was_trained_and_compare_shows_its_untrained_twin
     at.switch_page("pages/compare.py").run()
     assert (at.session_state["cmp_a"], at.session_state["cmp_b"]) == ("current", "untrained")
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-    assert "seed (1337) at step 0" in json.dumps(spec["layout"], ensure_ascii=False)
+    assert "this model untrained (step 0, seed 1337)" in json.dumps(spec["layout"], ensure_ascii=False)

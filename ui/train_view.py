@@ -41,9 +41,14 @@ def model_line(config, lang: str) -> str:
              dropout=f"{config.dropout:g}")
 
 
-def changes_text(changed) -> str:
-    """[(field, old, new)] (minigpt.presets.sidebar_changes) as "num_blocks 1 → 2, norm post → pre"."""
-    return ", ".join(f"{field} {old} → {new}" for field, old, new in changed)
+def changes_text(changed, lang: str) -> str:
+    """[(field, old, new)] (minigpt.presets.sidebar_changes) as "num_blocks 1 → 2, norm post → pre": the names the
+    sidebar's inputs carry; the model choice by its sidebar label ("Model: Bundled model → Fresh random weights")."""
+    def one(field, old, new) -> str:
+        if field == "model":
+            return f"{t('sidebar.model', lang)}: {t('sidebar.model_' + old, lang)} → {t('sidebar.model_' + new, lang)}"
+        return f"{field} {old} → {new}"
+    return ", ".join(one(*change) for change in changed)
 
 
 def controls_ui(p, lang: str, on_pause, on_resume, on_stop) -> None:
@@ -68,7 +73,7 @@ def model_caption(j, p, ws, changed) -> None:
     job_id, fields = changed
     shows = ws.controls.model in ("fresh", "trained") and not presets.sidebar_changes(ws.controls, j.model_config)
     if shows:  # after a later sidebar edit (or another model chosen there): nothing to claim
-        line += " — " + (t("trainlive.sidebar_changed", lang, changes=changes_text(fields))
+        line += " — " + (t("trainlive.sidebar_changed", lang, changes=changes_text(fields, lang))
                          if job_id == j.id and fields else t("trainlive.sidebar_matches", lang))
     st.caption(line)
 
