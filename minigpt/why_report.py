@@ -30,7 +30,10 @@ def _checkpoint(path: str | None):
 
 def report(ckpt, corpus_name: str = "builtin", source: str = "text") -> dict:
     model, vocab = ckpt.model.eval(), ckpt.vocab
-    text = corpus.builtin().text if corpus_name == "builtin" else corpus.load(corpus_name)[0].text
+    found, why = corpus.load(corpus_name)
+    if why is not None:
+        raise SystemExit(f"The {corpus_name} corpus is not available: {why}")
+    text = found.text
     rows = corpus.encode_rows(text, vocab)
     c = walkthrough.Controls(source=source, corpus=corpus_name)
     walk = walkthrough.make_input(c, vocab, rows, model.config.context_length)
