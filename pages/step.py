@@ -42,7 +42,7 @@ on_projector = projector.is_on()
 
 if on_projector:  # app.py has applied projector.style(); the controls sit beside the figure (see below)
     projector.keys(lambda delta: move(steps, delta))
-    left, right = st.columns([13, 7], gap="medium")
+    left, right = st.columns([7, 3], gap="medium")
     left = left.container(key="proj_figure")
     with right:
         nav = st.columns([1, 1, 1.3], vertical_alignment="center")

@@ -62,6 +62,15 @@ def test_keys_move_typing_does_not_and_the_map_jumps(projector_page):
     settle(page, "en", 9)  # still the same stage
     _meets_targets(page)
     page.screenshot(path=str(SHOTS / "projector_typed_zh.png"))
+    page.keyboard.press("Escape")  # leaves the text box: the keys move stages again
+    page.keyboard.press("ArrowRight")
+    settle(page, "en", 10)
+    page.locator(".st-key-step_next button").click()
+    settle(page, "en", 11)
+    page.keyboard.press("Space")  # the focused Next button must not take it as a second click
+    settle(page, "en", 12)
+    page.wait_for_timeout(1500)
+    settle(page, "en", 12)
     page.locator('.st-key-step_map [data-stage="blocks.0.attn.q"]').click()  # CSS locators pierce the shadow root
     settle(page, "en", 5)
 

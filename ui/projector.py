@@ -16,7 +16,7 @@ from minigpt.text import t
 
 from . import controls
 
-FIGURE_HEIGHT = 930   # px: a 1080-px screen under the page header (the stage's controls sit beside the figure)
+FIGURE_HEIGHT = 940   # px: a 1080-px screen under the page header (the stage's controls sit beside the figure)
 
 CSS = """
 <style>
@@ -44,12 +44,17 @@ export default function(component) {
   const onKey = (e) => {
     if (e.altKey || e.ctrlKey || e.metaKey || e.defaultPrevented) return;
     const target = (e.composedPath && e.composedPath()[0]) || e.target;
-    if (target && (TYPING.has(target.tagName) || target.isContentEditable)) return;  // typing a sentence
+    if (target && (TYPING.has(target.tagName) || target.isContentEditable)) {  // typing a sentence
+      if (e.key === 'Escape') target.blur();  // Esc gives the keys back to the stages
+      return;
+    }
     let dir = 0;
     if (['ArrowRight', 'PageDown'].includes(e.key) || (e.key === ' ' && !e.shiftKey)) dir = 1;
     else if (['ArrowLeft', 'PageUp'].includes(e.key) || (e.key === ' ' && e.shiftKey)) dir = -1;
     if (!dir) return;
     e.preventDefault();
+    // A focused button (the one just clicked) would also take Space as its own click: one move, not two.
+    if (document.activeElement && document.activeElement.tagName === 'BUTTON') document.activeElement.blur();
     setTriggerValue('nav', dir);
   };
   if (window.__minigptKeys) document.removeEventListener('keydown', window.__minigptKeys);

@@ -148,6 +148,8 @@ def for_projector(fig: go.Figure, *, height: int, font: int = PROJECTOR_FONT) ->
             for square in ("scaleanchor", "constrain", "constraintoward"):  # fill the screen: cells need not be square
                 value.pop(square, None)
             value["tickfont"] = dict(value.get("tickfont", {}), size=font)
+            if name.startswith("xaxis") and value.get("type") == "category":
+                value["tickangle"] = -45  # token labels: 18 % less height than at -60°, for the plot
             if isinstance(value.get("title"), dict):
                 value["title"]["font"] = dict(value["title"].get("font", {}), size=font + 2)
     for note in lay.get("annotations", []):
