@@ -162,12 +162,14 @@ async def follower(i: int, url: str, code: str, args, stats: Stats, events: dict
                 stats.sent[choice] = stats.sent.get(choice, 0) + 1
                 answered = True
                 await s.run()  # the radio's change: a whole run that sends the answer
+                stats.answered += 1
 
 
 async def scenario(args, url: str, data_dir: Path, servers: Servers) -> dict:
     stats = Stats()
     stats.latencies = {}
-    stats.seen, stats.sent = set(), {}
+    stats.seen, stats.sent, stats.answered = set(), {}, 0
+    load_before = os.getloadavg()[0]
     async with Client(url, "lecturer", args.rerun_timeout, stats) as lec:
         await lec.run()
         await lec.run(page="step")
@@ -199,7 +201,10 @@ async def scenario(args, url: str, data_dir: Path, servers: Servers) -> dict:
             await asyncio.sleep(args.gap_s)
         events["ask"] = (time.perf_counter(), None)
         await lec.run(press=lec.buttons["room_ask"])
-        await asyncio.sleep(args.answer_s)             # every student answers on its next poll
+        for _ in range(int(args.answer_s * 10)):       # every student answers on its next poll (bounded wait)
+            if stats.answered >= args.followers:
+                break
+            await asyncio.sleep(0.1)
         with sqlite3.connect(data_dir / "rooms.sqlite3") as db:
             poll_id = db.execute("SELECT poll_id FROM rooms WHERE code = ?", (code,)).fetchone()[0]
             counted = dict(db.execute("SELECT choice, COUNT(*) FROM answers WHERE code = ? AND poll_id = ? "
@@ -226,7 +231,7 @@ async def scenario(args, url: str, data_dir: Path, servers: Servers) -> dict:
         "answers_sent": dict(sorted(stats.sent.items())), "answers_counted": dict(sorted(counted.items())),
         "answers_exact": stats.sent == counted,
         "errors": len(stats.exceptions) + stats.timeouts + stats.disconnects, "exceptions": stats.exceptions[:5],
-        "idle": idle, "peak_rss_mib": monitor.peak_rss / 2**20, "cpu_s_per_s_during_presses": monitor.cpu_s / monitor.wall_s,
+        "load_average_1min": [load_before, os.getloadavg()[0]], "idle": idle, "peak_rss_mib": monitor.peak_rss / 2**20, "cpu_s_per_s_during_presses": monitor.cpu_s / monitor.wall_s,
     }
 
 
@@ -239,7 +244,7 @@ def main() -> None:
     parser.add_argument("--gap-s", type=float, default=4.0, help="seconds between the lecturer's presses")
     parser.add_argument("--join-s", type=float, default=15.0)
     parser.add_argument("--idle-s", type=float, default=10.0)
-    parser.add_argument("--answer-s", type=float, default=6.0)
+    parser.add_argument("--answer-s", type=float, default=60.0, help="the longest wait for every answer")
     parser.add_argument("--rerun-timeout", type=float, default=60.0)
     parser.add_argument("--limit-s", type=float, default=600.0, help="bounds each student's polling")
     parser.add_argument("--ports", type=port_range, default=None, metavar="LO-HI")
@@ -254,14 +259,14 @@ def main() -> None:
     args.out.write_text(json.dumps(result, indent=1, default=str))
     f = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
     print(f"| processes | followers | Next p50 s | Next p95 s | Next max s | seen | Reveal p50 / p95 s | answers exact |"
-          f" errors | idle CPU s/s | full runs while idle | bytes/poll | peak RSS MiB |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          f" errors | idle CPU s/s | full runs while idle | bytes/poll | peak RSS MiB | load avg |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     idle = result["idle"]
     print(f"| {result['processes']} | {result['followers']} | {f(result['next_p50_s'])} | {f(result['next_p95_s'])} | "
           f"{f(result['next_max_s'])} | {result['next_seen']}/{result['next_expected']} | {f(result['reveal_p50_s'])} / "
           f"{f(result['reveal_p95_s'])} | {result['answers_exact']} ({sum(result['answers_counted'].values())}) | "
           f"{result['errors']} | {idle['cpu_s_per_s']:.2f} | {idle['full_runs_while_idle']} | {idle['bytes_per_poll']:.0f} | "
-          f"{result['peak_rss_mib']:.0f} |")
+          f"{result['peak_rss_mib']:.0f} | {result['load_average_1min'][0]:.1f}–{result['load_average_1min'][1]:.1f} |")
     if result["exceptions"]:
         print("exceptions:", *result["exceptions"], sep="\n  ")
 

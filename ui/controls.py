@@ -126,6 +126,9 @@ def sync_url() -> None:
         query["view"] = "projector"
     if st.query_params.to_dict() != query:
         st.query_params.from_dict(query)
+    from . import room  # a class room's lecturer sends the same view to the students (ui/room.py)
+
+    room.publish()
 
 
 def new_run() -> None:

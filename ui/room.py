@@ -28,7 +28,7 @@ POLL_S = 1.0
 HEARTBEAT_S = 5.0
 CODE, SECRET, MEMBER, FOLLOW = "room_code", "room_secret", "room_member", "room_follow"
 APPLIED, SEEN, PUBLISHED, BEAT = "_room_applied", "_room_seen", "_room_published", "_room_beat"
-GOTO, ERROR = "_room_goto", "_room_error"
+GOTO, ERROR, PAGE = "_room_goto", "_room_error", "_room_page"
 _MIRRORED = re.compile(r"(p_\w+|wi_\w+|step_stage)")  # page-level keys a follower takes from the lecturer
 _PRIVATE_MODELS = ("trained", "loaded")  # live in the lecturer's session only; any other model every session builds
 SELECTED = getattr(ctl, "SELECTED", "_selected")  # ui/controls.py: page-level choices remembered across chapters         # models every session can build; a trained or loaded one stays with its owner
@@ -138,7 +138,12 @@ def top(page, lang: str) -> None:
         st.session_state.setdefault(ctl.PAGE_PARAMS, {})["room"] = CODE  # a reload joins again
         if st.session_state.get(FOLLOW) and st.session_state.get("_room_lecturer_model") in _PRIVATE_MODELS:
             st.info(t("room.model_not_shared", lang), icon="🧠")
-        _follower_bar(lang)
+        following = bool(st.session_state.get(FOLLOW))
+        cols = st.columns([4, 1], vertical_alignment="center")
+        with cols[0]:
+            _follower_poll(lang)
+        cols[1].button(t("room.explore" if following else "room.follow", lang), key="room_toggle_follow",
+                       width="stretch", on_click=_toggle_follow)
     poll.question(lang)
 
 
@@ -217,8 +222,16 @@ def _lecturer_counts(lang: str) -> None:
     st.caption(t("room.counts", lang, connected=connected, following=following))
 
 
+def _toggle_follow() -> None:
+    st.session_state[FOLLOW] = not st.session_state.get(FOLLOW)
+    st.session_state.pop(APPLIED, None)  # following again: take the lecturer's view at once
+    st.session_state[BEAT] = 0           # and say so in the counts
+
+
 @st.fragment(run_every=POLL_S)
-def _follower_bar(lang: str) -> None:
+def _follower_poll(lang: str) -> None:
+    """Every POLL_S in the student's browser: one read of the room's version; the page is drawn again only when
+    it moved (and, exploring, only for a new question or a reveal). No widget here: a click is never lost to it."""
     code = st.session_state.get(CODE)
     following = bool(st.session_state.get(FOLLOW))
     try:
@@ -233,14 +246,7 @@ def _follower_bar(lang: str) -> None:
         st.session_state[SEEN] = version
         if following or _poll_changed(code):
             st.rerun()
-    cols = st.columns([4, 1], vertical_alignment="center")
-    cols[0].caption(t("room.following" if following else "room.exploring", lang, code=code))
-    if cols[1].button(t("room.explore" if following else "room.follow", lang), key="room_toggle_follow",
-                      width="stretch"):
-        st.session_state[FOLLOW] = not following
-        st.session_state.pop(APPLIED, None)
-        st.session_state[BEAT] = 0
-        st.rerun()
+    st.caption(t("room.following" if following else "room.exploring", lang, code=code))
 
 
 def _poll_changed(code: str) -> bool:
@@ -255,18 +261,27 @@ def _poll_changed(code: str) -> bool:
 def after(page) -> None:
     """The lecturer publishes this run's view; on the Step page without a room, self-study."""
     if is_lecturer():
-        c = dataclasses.asdict(ctl.controls())
-        c.pop("lang", None)
-        keys = {key: st.session_state[key] for key in st.session_state.get(ctl.PAGE_PARAMS, {}).values()
-                if key in st.session_state}
-        keys.update({k: st.session_state[k] for k in st.session_state if isinstance(k, str) and k.startswith("wi_")})
-        state = {"page": page.url_path, "controls": c, "keys": keys, "selected": st.session_state.get(SELECTED, {})}
-        text = json.dumps(state, sort_keys=True, default=str)
-        if st.session_state.get(PUBLISHED) != text:
-            try:
-                store().publish(st.session_state[CODE], st.session_state[SECRET], json.loads(text))
-                st.session_state[PUBLISHED] = text
-            except rooms.RoomError as exc:
-                _leave(exc)
+        st.session_state[PAGE] = page.url_path
+        publish()
     elif not st.session_state.get(CODE) and page.url_path == "step":
         poll.self_study(ctl.lang())
+
+
+def publish() -> None:
+    """The lecturer's view to the store, if it changed: after every run, and after a fragment's rerun that
+    changes a page value (ui/controls.sync_url calls it: the Attention page's head picker is a fragment)."""
+    if not is_lecturer() or PAGE not in st.session_state:
+        return
+    c = dataclasses.asdict(ctl.controls())
+    c.pop("lang", None)
+    keys = {key: st.session_state[key] for key in st.session_state.get(ctl.PAGE_PARAMS, {}).values()
+            if key in st.session_state}
+    keys.update({k: st.session_state[k] for k in st.session_state if isinstance(k, str) and k.startswith("wi_")})
+    state = {"page": st.session_state[PAGE], "controls": c, "keys": keys, "selected": st.session_state.get(SELECTED, {})}
+    text = json.dumps(state, sort_keys=True, default=str)
+    if st.session_state.get(PUBLISHED) != text:
+        try:
+            store().publish(st.session_state[CODE], st.session_state[SECRET], json.loads(text))
+            st.session_state[PUBLISHED] = text
+        except rooms.RoomError as exc:
+            _leave(exc)
