@@ -61,6 +61,7 @@ MEASURE_JS = """
     fits: Math.max(bottom(plot), bottom(lead)) <= H && !!lead && !!plot,
     overflow: Math.max(0, scroller.scrollHeight - scroller.clientHeight),
     position: (main.querySelector('.st-key-proj_position') || {innerText: ''}).innerText.trim(),
+    heading: (main.querySelector('h3') || {innerText: ''}).innerText.trim(),
   };
 }
 """
