@@ -46,7 +46,8 @@ def changes_text(changed, lang: str) -> str:
     sidebar's inputs carry; the model choice by its sidebar label ("Model: Bundled model → Fresh random weights")."""
     def one(field, old, new) -> str:
         if field == "model":
-            return f"{t('sidebar.model', lang)}: {t('sidebar.model_' + old, lang)} → {t('sidebar.model_' + new, lang)}"
+            return t("trainlive.model_change", lang, label=t("sidebar.model", lang), old=t("sidebar.model_" + old, lang),
+                     new=t("sidebar.model_" + new, lang))
         return f"{field} {old} → {new}"
     return ", ".join(one(*change) for change in changed)
 
