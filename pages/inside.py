@@ -43,7 +43,7 @@ if off:
     later = ko.affected_stages(stage_names(c.num_blocks, c.norm), switches.knockout)
     a, b = st.columns(2)
     with a:
-        sv.plot(views.stage_changes(real, trace, later, lang=lang), "minigpt_knockout_changes", key="fig_why_changes")
+        why.show(views.stage_changes(real, trace, later, lang=lang), "minigpt_knockout_changes", lang, key="why_changes")
     with b:
         sv.plot(output.topk_bars(trace["probs"][row, -1], ws.vocab, k=8, lang=lang,
                                  title=t("why.knockout_next", lang, token=visible_text(texts[-1]))),
@@ -52,18 +52,20 @@ found = why.importance(ws, mode)
 if found is None:
     st.caption(t("why.no_validation", lang))
 else:
-    sv.plot(views.importance_heatmap(found, lang=lang), f"minigpt_head_importance_{mode}", key="fig_why_importance")
+    why.show(views.importance_heatmap(found, lang=lang), f"minigpt_head_importance_{mode}", lang, key="why_importance",
+             full=found.increase)
     st.caption(t("why.importance_expl", lang))
 
 # -- logit lens --------------------------------------------------------------------------------------------
 st.header(t("why.lens_header", lang))
 st.write(t("why.lens_expl", lang))
 view = why.logit_lens(ws, trace, row)
-sv.plot(views.lens_grid(view, labels, ws.vocab, lang=lang), sv.file_stem("lens", f"row{row}"), key="fig_why_lens")
+why.show(views.lens_grid(view, labels, ws.vocab, lang=lang), sv.file_stem("lens", f"row{row}"), lang, key="why_lens",
+         full=view.probs)  # .npy: [layers, positions, vocabulary] probabilities
 if view.target_probs is not None:
     st.caption(t("why.lens_target_expl", lang))
-    sv.plot(views.lens_grid(view, labels, ws.vocab, lang=lang, target=True), sv.file_stem("lens", "target", f"row{row}"),
-            key="fig_why_lens_target")
+    why.show(views.lens_grid(view, labels, ws.vocab, lang=lang, target=True), sv.file_stem("lens", "target", f"row{row}"),
+             lang, key="why_lens_target", full=view.target_ranks)
 else:
     st.caption(t("why.lens_no_target", lang))
 
@@ -73,10 +75,11 @@ st.write(t("why.roles_expl", lang))
 scores, chance = why.role_scores(ws, trace, switches)
 left, right = st.columns([2, 3])
 with left:
-    sv.plot(views.roles_heatmap(scores, chance, lang=lang), "minigpt_head_roles", key="fig_why_roles")
+    why.show(views.roles_heatmap(scores, chance, lang=lang), "minigpt_head_roles", lang, key="why_roles", full=scores)
 with right:
-    sv.plot(views.typical_patterns(why.typical_weights(trace), labels, lang=lang), "minigpt_head_patterns",
-            key="fig_why_patterns")
+    typical = why.typical_weights(trace)
+    why.show(views.typical_patterns(typical, labels, lang=lang), "minigpt_head_patterns", lang, key="why_patterns",
+             full=typical)  # CSV: the first head's panel; .npy: [blocks, heads, query, key]
 st.caption(t("why.patterns_expl", lang, n=ws.walk.batch_size))
 
 # -- gradients ---------------------------------------------------------------------------------------------
@@ -103,14 +106,14 @@ if stage.endswith(("attn.q", "attn.k", "attn.v", "attn.scores", "attn.masked", "
 grads = why.stage_gradients(ws, row, pos, target, switches)
 st.caption(t("why.grad_loss", lang, loss=grads.loss, token=visible_text(ws.vocab.row_text(target)),
              label=labels[pos], p=float(probs[target]) * 100))
-sv.plot(views.gradient_heatmap(grads, stage, labels, head=head, lang=lang),
-        sv.file_stem("grad", stage, f"row{row}", f"pos{pos}"), key="fig_why_grad")
+why.show(views.gradient_heatmap(grads, stage, labels, head=head, lang=lang),
+         sv.file_stem("grad", stage, f"row{row}", f"pos{pos}"), lang, key="why_grad", full=grads[stage])
 variants = [(t("why.variant_real", lang), switches),
             (t("why.variant_no_residual", lang), Switches(residual=False, knockout=switches.knockout)),
             (t("why.variant_no_layer_norm", lang), Switches(layer_norm=False, knockout=switches.knockout))]
 series = [(name, [v for _, v in why.layer_norms(why.stage_gradients(ws, row, pos, target, s))]) for name, s in variants]
-sv.plot(views.gradient_norm_bars(why.layer_stages(c), series, lang=lang), "minigpt_gradient_per_layer",
-        key="fig_why_grad_norms")
+why.show(views.gradient_norm_bars(why.layer_stages(c), series, lang=lang), "minigpt_gradient_per_layer", lang,
+         key="why_grad_norms", full=[values for _, values in series])
 st.caption(t("why.grad_norms_expl", lang))
 
 # -- embedding map -----------------------------------------------------------------------------------------
@@ -125,11 +128,11 @@ left, right = st.columns(2)
 with left:
     proj = maps[shown]
     names_shown = [ws.vocab.row_text(int(r)) for r in proj.rows]
-    sv.plot(views.embedding_map(proj, names_shown, labelled=why.MAP_LABELS, lang=lang,
-                                axis_range=why.map_range(maps)), f"minigpt_embedding_map_{shown}", key="fig_why_map")
+    why.show(views.embedding_map(proj, names_shown, labelled=why.MAP_LABELS, lang=lang, axis_range=why.map_range(maps)),
+             f"minigpt_embedding_map_{shown}", lang, key="why_map", full=proj.points)
 with right:
     positions = why.position_map(ws)
-    sv.plot(views.embedding_map(positions, [str(i) for i in range(len(positions.rows))], labelled=c.context_length,
-                                title=t("why.posmap_title", lang), lang=lang, colour_by_order=True),
-            "minigpt_position_map", key="fig_why_posmap")
+    why.show(views.embedding_map(positions, [str(i) for i in range(len(positions.rows))], labelled=c.context_length,
+                                 title=t("why.posmap_title", lang), lang=lang, colour_by_order=True),
+             "minigpt_position_map", lang, key="why_posmap", full=positions.points)
 st.caption(t("why.posmap_expl", lang))

@@ -102,3 +102,39 @@ def test_knocked_out_heads_that_no_longer_exist_are_dropped():
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.session_state["why_off"] == []
+
+
+def test_every_view_downloads_the_numbers_it_draws():
+    import io
+
+    import pandas as pd
+
+    from minigpt import gradients, lens, embedding_map
+    from minigpt.views import why as views
+    from ui import why
+
+    c = walkthrough.Controls(model="fresh")
+    from ui.workspace import fresh_for_text
+    model, vocab, _ = fresh_for_text(c.model_config(), corpus.builtin().text, c)
+    rows = walkthrough.make_input(c, vocab, None, model.config.context_length).rows
+    trace = model.run_with_trace(rows)
+    labels = [f"{i} {vocab.row_text(r)}" for i, r in enumerate(rows[0].tolist())]
+
+    def read(fig, **kw):
+        return pd.read_csv(io.BytesIO(why.figure_csv(fig)), encoding="utf-8-sig", **kw)
+
+    view = lens.logit_lens(model, trace)
+    table = read(views.lens_grid(view, labels, vocab), index_col=0)
+    np.testing.assert_allclose(table.to_numpy(), view.top_probs.T.numpy(), rtol=1e-6)
+    assert list(table.index) == labels
+    grads = gradients.stage_gradients(model, rows, position=3, target=5)
+    table = read(views.gradient_heatmap(grads, "blocks.0.attn.weights", labels, head=2), index_col=0)
+    np.testing.assert_allclose(table.to_numpy(), grads["blocks.0.attn.weights"][0, 2].numpy(), rtol=1e-6, atol=1e-12)
+    proj = embedding_map.project(model.token_embedding.weight, torch.arange(10))
+    table = read(views.embedding_map(proj, [vocab.row_text(r) for r in range(10)]))
+    np.testing.assert_allclose(table[["x", "y"]].to_numpy(), proj.points.numpy(), rtol=1e-5)
+    bars = views.gradient_norm_bars(lens.layer_stages(model.config), [("a", [1.0, 2.0]), ("b", [3.0, 4.0])])
+    assert read(bars, index_col=0).to_numpy().tolist() == [[1.0, 2.0], [3.0, 4.0]]
+    changes = views.stage_changes(trace, model.run_with_trace(rows, Switches(knockout=ko.every_head(1, 4))),
+                                  ["blocks.0.attn.mixed", "logits"])
+    assert read(changes, index_col=0).shape == (1, 2)

@@ -111,3 +111,78 @@ def map_range(maps) -> tuple[float, float]:
 def position_map(ws):
     return cached(("posmap", ws.config.context_length, ws.config.d_model),
                   lambda: embedding_map.project(ws.model.position))
+
+
+# -- downloads ----------------------------------------------------------------------------------------------
+def downloads(stem: str, lang: str, *, csv=None, npy=None, key: str) -> None:
+    """The numbers behind a view, as every stage offers them (ui/stage_view.downloads): CSV of what is drawn,
+    .npy of the full array; in a lazy popover, the files built only when it is open. csv/npy: () -> bytes."""
+    import streamlit as st
+
+    from minigpt.text import t
+
+    box = st.popover(t("stage_view.downloads", lang), icon="⬇️", key=f"dl_{key}", on_change="rerun")
+    if not box.open:
+        return
+    if csv is not None:
+        box.download_button(t("ui.download CSV", lang), key=f"csv_{key}", file_name=stem + ".csv", mime="text/csv",
+                            data=csv, on_click="ignore", icon="📄")
+    if npy is not None:
+        box.download_button(t("ui.download NPY", lang), key=f"npy_{key}", file_name=stem + ".npy",
+                            mime="application/octet-stream", data=npy, on_click="ignore", icon="🧮")
+
+
+def table_csv(values, row_labels, col_labels) -> bytes:
+    from minigpt.views import export
+
+    return export.to_csv(values, [str(r) for r in row_labels], [str(c) for c in col_labels])
+
+
+def npy(values) -> bytes:
+    from minigpt.views import export
+
+    return export.to_npy(values)
+
+
+def figure_csv(fig) -> bytes:
+    """The numbers a figure draws, as CSV: a heatmap's cells (rows × columns, with their labels), a scatter's points
+    (label, x, y), or bars (one row per series)."""
+    import html
+
+    import numpy as np
+    import pandas as pd
+
+    def values(v):
+        return np.asarray(v if v is not None else [], dtype=object)
+
+    first = fig.data[0]
+    if first.type == "heatmap":
+        z = np.asarray(first.z, dtype=np.float32)
+        return table_csv(z, [html.unescape(str(y)) for y in first.y], [html.unescape(str(x)) for x in first.x])
+    if first.type == "scatter" and first.customdata is not None:
+        frame = pd.DataFrame({"label": [html.unescape(str(s)) for s in values(first.customdata)],
+                              "x": np.asarray(first.x, dtype=np.float64), "y": np.asarray(first.y, dtype=np.float64)})
+        return frame.to_csv(index=False, float_format="%.9g").encode("utf-8-sig")
+    frame = pd.DataFrame({html.unescape(str(d.name or d.type)): np.asarray(d.y if d.type != "bar" or d.orientation != "h"
+                                                                             else d.x, dtype=np.float64) for d in fig.data})
+    labels = first.x if getattr(first, "orientation", None) != "h" else first.y
+    frame.index = [html.unescape(str(x)) for x in labels]
+    return frame.T.to_csv(float_format="%.9g").encode("utf-8-sig") if first.type == "bar" else \
+        frame.to_csv(float_format="%.9g").encode("utf-8-sig")
+
+
+def show(fig, stem: str, lang: str, *, key: str, full=None) -> None:
+    """A figure with the camera button (PNG/SVG) and its downloads: CSV of what is drawn, .npy of `full` (the whole
+    array behind it, e.g. every vocabulary column; default: the drawn numbers)."""
+    import numpy as np
+
+    from . import stage_view as sv
+
+    sv.plot(fig, stem, key=f"fig_{key}")
+
+    def full_npy():
+        if full is not None:
+            return npy(full() if callable(full) else full)
+        first = fig.data[0]
+        return npy(np.asarray(first.z if first.type == "heatmap" else np.stack([first.x, first.y], -1), dtype=np.float32))
+    downloads(stem, lang, csv=lambda: figure_csv(fig), npy=full_npy, key=key)
