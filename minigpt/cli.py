@@ -85,6 +85,18 @@ def configs_from_args(args: argparse.Namespace, model: ModelConfig, train: Train
     return changes["model"], changes["train"]
 
 
+def _add_train_flags(train: argparse.ArgumentParser) -> None:
+    train.add_argument("--sample-every", type=int, default=0, metavar="N", help="print a sample every N steps")
+    train.add_argument("--sample-prompt", default="The customer", help="prompt for the samples")
+    train.add_argument("--compile", action="store_true", help="use torch.compile (see README)")
+    train.add_argument("--precision", default="fp32", choices=("fp32", "bf16"),
+                       help="bf16: autocast the forward pass (GPUs with bf16, CPUs with AMX or AVX-512 BF16)")
+    train.add_argument("--threads", type=int, default=None, metavar="N",
+                       help="torch threads (default: torch's choice); recorded in the train state")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_config_flags(train)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import presets
 
@@ -99,13 +111,21 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the sales textbook (downloaded once; built-in text when offline), the built-in text, "
                             "or a UTF-8 text file")
     train.add_argument("--out", default=None, help="checkpoint path (default checkpoints/<preset>.safetensors)")
-    train.add_argument("--sample-every", type=int, default=0, metavar="N", help="print a sample every N steps")
-    train.add_argument("--sample-prompt", default="The customer", help="prompt for the samples")
-    train.add_argument("--compile", action="store_true", help="use torch.compile (see README)")
-    train.add_argument("--precision", default="fp32", choices=("fp32", "bf16"),
-                       help="bf16: autocast the forward pass (GPUs with bf16, CPUs with AMX or AVX-512 BF16)")
-    train.add_argument("--quiet", action="store_true", help="no progress bar")
-    _add_config_flags(train)
+    _add_train_flags(train)
+    bundle = commands.add_parser("bundle", help="train the bundled model (minigpt/data/bundled.safetensors)",
+                                 description="Train the model the app opens on: the bundled preset on the sales "
+                                             "textbook (run fetch-corpus first when offline), written into the "
+                                             "package. The command line is recorded in the file's train state.")
+    bundle.add_argument("--corpus", default="sales", metavar="sales|PATH.txt",
+                        help="the sales textbook from the cache (no built-in fallback), or a UTF-8 text file")
+    bundle.add_argument("--out", default=None, help="checkpoint path (default: the package's bundled file)")
+    _add_train_flags(bundle)
+
+    fetch = commands.add_parser("fetch-corpus", help="download and cache the sales textbook (before class)",
+                                description="Download the notebook's sales textbook once and cache it, so the app "
+                                            "and --corpus sales work offline afterwards.")
+    fetch.add_argument("--url", default=None, help="another address for the same file (a mirror); it is checked "
+                                                   "against the textbook's SHA-256")
 
     gen = commands.add_parser("generate", help="print text from a checkpoint",
                               description="Print text sampled from a checkpoint (ours, or the tutorial's model-ckpt.pt).")
@@ -124,10 +144,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # -- train ------------------------------------------------------------------------------------------
-def load_corpus_text(spec: str, say) -> tuple[str, str]:
-    """(name, text) for --corpus: 'sales', 'builtin' or a path to a UTF-8 text file."""
+def load_corpus_text(spec: str, say, *, fallback: bool = True) -> tuple[str, str]:
+    """(name, text) for --corpus: 'sales', 'builtin' or a path to a UTF-8 text file. fallback=False: the sales
+    textbook or an error (the bundled model is trained on it and nothing else)."""
     from . import corpus
 
+    if spec == "sales" and not fallback:
+        try:
+            return "sales", corpus.sales_textbook().text
+        except corpus.CorpusError as exc:
+            raise UsageError(f"the sales textbook is not available ({exc}); run `python -m minigpt fetch-corpus` "
+                             "first, or pass --corpus PATH.txt") from None
     if spec in ("sales", "builtin"):
         loaded, message = corpus.load(spec)
         if message:
@@ -164,23 +191,40 @@ def weights_sha256(model) -> str:
     return h.hexdigest()
 
 
+def run_record(args: argparse.Namespace, model_config: ModelConfig, train_config: TrainConfig, text: str) -> dict:
+    """What reproduces a run, for its train state: the command line, seeds, torch's threads and version, the
+    corpus's SHA-256 and the model config."""
+    import shlex
+
+    import torch
+
+    return {"command": shlex.join(["python", "-m", "minigpt", *args.argv]), "threads": torch.get_num_threads(),
+            "torch_version": torch.__version__, "seeds": {"model": model_config.seed, "train": train_config.seed},
+            "corpus_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(), "model_config": model_config.to_dict()}
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     import torch
 
-    from . import checkpoint, devices, presets
+    from . import bundled, checkpoint, devices, presets
     from .trainer import EvalReport, SampleReport, StepReport, Trainer, TrainingDiverged, prepare
 
-    preset = presets.get(args.preset)
+    is_bundle = args.command == "bundle"
+    preset = bundled.PRESET if is_bundle else presets.get(args.preset)
     model_config, train_config = configs_from_args(args, preset.model, preset.train)
     if args.sample_every < 0:
         raise UsageError("--sample-every must be 0 (off) or a positive number of steps.")
-    out = Path(args.out or f"checkpoints/{preset.name}.safetensors")
+    if args.threads is not None:
+        if not 1 <= args.threads <= 256:
+            raise UsageError("--threads must be between 1 and 256.")
+        torch.set_num_threads(args.threads)
+    out = Path(args.out or (bundled.path() if is_bundle else f"checkpoints/{preset.name}.safetensors"))
     ddp = _ddp_env()
     rank, world, local_rank = ddp or (0, 1, 0)
     main = rank == 0
     say = (lambda message: print(message, file=sys.stderr, flush=True)) if main else (lambda message: None)
     device = devices.resolve(train_config.device)  # ConfigError now, before any process group exists
-    corpus_name, text = load_corpus_text(args.corpus, say)
+    corpus_name, text = load_corpus_text(args.corpus, say, fallback=not is_bundle)
     vocab, rows = prepare(text, model_config)
 
     if ddp:
@@ -242,7 +286,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             (Path(hash_dir) / f"rank{rank}.json").write_text(json.dumps(record))
         if main:
             state = trainer.train_state()
-            state.update(preset=preset.name, corpus=corpus_name)
+            state.update(preset=preset.name, corpus=corpus_name, **run_record(args, model_config, train_config, text))
             if failure:
                 state["stopped"] = failure
             checkpoint.write(out, trainer.model, vocab, state)
@@ -281,6 +325,18 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fetch_corpus(args: argparse.Namespace) -> int:
+    from . import corpus
+
+    path = corpus.cache_dir() / corpus.SALES_TEXTBOOK_FILE
+    had = path.is_file()
+    found = corpus.fetch_sales(args.url) if args.url else corpus.fetch_sales()
+    verb = "was already cached" if had else "downloaded and cached"
+    print(f"The sales textbook {verb} at {path} ({len(found.text):,} characters, SHA-256 checked). "
+          "The app and `--corpus sales` now work offline.")
+    return 0
+
+
 def cmd_presets(args: argparse.Namespace) -> int:
     from . import presets
 
@@ -297,10 +353,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        args.argv = list(sys.argv[1:] if argv is None else argv)
         if args.command is None:
             parser.print_help(sys.stderr)
             return 2
-        return {"train": cmd_train, "generate": cmd_generate, "presets": cmd_presets}[args.command](args)
+        commands = {"train": cmd_train, "bundle": cmd_train, "generate": cmd_generate, "presets": cmd_presets,
+                    "fetch-corpus": cmd_fetch_corpus}
+        return commands[args.command](args)
     except (UsageError, ConfigError, CorpusError, InputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -135,6 +135,12 @@ def sales_textbook(
     return Corpus("sales", "Sales textbook", text)
 
 
+def fetch_sales(url: str | None = None) -> Corpus:
+    """`python -m minigpt fetch-corpus`: the sales textbook into the cache (from url, a mirror, if given), checked
+    against its SHA-256, so `load("sales")` finds it offline afterwards. CorpusError says what went wrong."""
+    return sales_textbook(url or SALES_TEXTBOOK_URL, sha256=SALES_TEXTBOOK_SHA256)
+
+
 def builtin() -> Corpus:
     """A small text shipped in the package, so the app works with no network at all."""
     text = resources.files("minigpt").joinpath("data/builtin_corpus.txt").read_text(encoding="utf-8")

@@ -19,7 +19,8 @@ from .tokenizer import Vocabulary
 DEFAULT_TEXT = "The customer wants to build trust, so listen first and then explain the value."
 CORPORA = ("builtin", "sales", "paste", "upload")
 SOURCES = ("text", "batch")      # the user's own text, or a random batch from the corpus (the notebook)
-MODELS = ("fresh", "trained", "loaded")
+MODELS = ("bundled", "fresh", "trained", "loaded")  # bundled: trained on the sales textbook, shipped (minigpt.bundled)
+ARCHITECTURE = ("context_length", "d_model", "num_heads", "num_blocks", "norm", "vocab", "seed")  # the fresh model's
 MAX_TEXT_CHARS = 5_000           # the input box; only the last context_length tokens are used anyway
 MAX_BATCH_ROWS = 16              # the walkthrough shows one row at a time; more is waste
 
@@ -32,7 +33,7 @@ class Controls:
     corpus: str = "builtin"
     source: str = "text"
     text: str = DEFAULT_TEXT
-    model: str = "fresh"
+    model: str = "bundled"  # the app opens on the bundled trained model; "fresh" is the notebook's random start
     context_length: int = 16
     d_model: int = 64
     num_heads: int = 4
@@ -44,7 +45,7 @@ class Controls:
     batch_seed: int = 1337     # which rows a corpus batch draws: its own seed, so a new batch keeps the weights
 
     def model_config(self) -> ModelConfig:
-        """The fresh model's config; raises ConfigError with a student-readable message."""
+        """The fresh model's config (the architecture controls); raises ConfigError with a student-readable message."""
         return ModelConfig(context_length=self.context_length, d_model=self.d_model, num_heads=self.num_heads,
                            num_blocks=self.num_blocks, norm=self.norm, vocab=self.vocab, seed=self.seed)
 
@@ -110,6 +111,8 @@ def from_query(params: Mapping[str, object]) -> tuple[Controls, list[str]]:
             values[field_name] = _parse(field_name, str(raw))
         except _BadValue as bad:
             notices.append(t("url.bad", lang, key=key, raw=repr(str(raw)[:40]), why=bad.text(lang)))
+    if "model" not in values and any(FIELD_URL[f] in params for f in ARCHITECTURE):
+        values["model"] = "fresh"  # a link from before the bundled model that sets an architecture meant fresh weights
     controls = Controls(**values)
     try:
         controls.model_config()
@@ -163,8 +166,10 @@ class WalkInput:
         return self.rows.shape[1]
 
 
-def text_input(vocab: Vocabulary, text: str, context_length: int, lang: str = "en") -> WalkInput:
-    """The user's own text: one batch row of its last context_length tokens (notices in lang)."""
+def text_input(vocab: Vocabulary, text: str, context_length: int, lang: str = "en", *,
+               unknown_key: str = "input.unknown") -> WalkInput:
+    """The user's own text: one batch row of its last context_length tokens (notices in lang; unknown_key: the
+    notice for tokens that read as <unk>, worded for the model on screen)."""
     if len(text) > MAX_TEXT_CHARS:
         text = text[-MAX_TEXT_CHARS:]
     tokens = tokenize(vocab, text, context_length)
@@ -175,7 +180,7 @@ def text_input(vocab: Vocabulary, text: str, context_length: int, lang: str = "e
     if typed:  # a fresh model's vocabulary extended by this text (minigpt.typed)
         notices.append(t("input.typed", lang, n=typed))
     if tokens.unknown_count:
-        notices.append(t("input.unknown", lang, n=tokens.unknown_count))
+        notices.append(t(unknown_key, lang, n=tokens.unknown_count))
     if len(tokens.ids) == 1:
         notices.append(t("input.one", lang))
     return WalkInput(rows=torch.tensor([tokens.rows]), targets=None, token_ids=(tokens.ids,),
@@ -194,13 +199,14 @@ def batch_input(vocab: Vocabulary, corpus_rows: torch.Tensor, context_length: in
                      target_ids=target_ids, starts=tuple(int(s) for s in starts))
 
 
-def make_input(controls: Controls, vocab: Vocabulary, corpus_rows: torch.Tensor | None, context_length: int) -> WalkInput:
+def make_input(controls: Controls, vocab: Vocabulary, corpus_rows: torch.Tensor | None, context_length: int, *,
+               unknown_key: str = "input.unknown") -> WalkInput:
     """The walkthrough's input for these controls; InputError/CorpusError carry readable messages."""
     if controls.source == "batch":
         if corpus_rows is None:
             raise InputError("error.input_no_corpus")
         return batch_input(vocab, corpus_rows, context_length, controls.batch_size, controls.batch_seed)
-    return text_input(vocab, controls.text, context_length, controls.lang)
+    return text_input(vocab, controls.text, context_length, controls.lang, unknown_key=unknown_key)
 
 
 __all__ = ["Controls", "WalkInput", "from_query", "to_query", "make_input", "text_input", "batch_input",

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from minigpt import checkpoint, corpus, explain, walkthrough
+from minigpt import bundled, checkpoint, corpus, explain, walkthrough
 from minigpt.config import TrainConfig
 from minigpt.text import t
 from minigpt.trainer import Trainer, prepare
@@ -63,6 +63,16 @@ def test_fresh_weights_are_announced_on_every_chapter(page, lang):
     banner = explain.banner("fresh", lang, seed=walkthrough.Controls().model_config().seed)
     assert banner in texts(at, "warning")
     assert ("mean nothing yet" in banner) if lang == "en" else ("没有任何含义" in banner)
+
+
+@pytest.mark.parametrize("page, lang", [(page, ("en", "zh")[i % 2]) for i, page in enumerate(CHAPTERS)])
+def test_the_bundled_model_is_announced_on_every_chapter_by_default(page, lang):
+    shipped = bundled.load()
+    at = run_page(page, lang)
+    banner = explain.banner("bundled", lang, seed=shipped.config.seed, step=shipped.steps,
+                            val_loss=explain.val_loss_of(shipped.train_state))
+    assert banner in texts(at, "info")
+    assert not any(explain.banner("fresh", lang, seed=shipped.config.seed) == w for w in texts(at, "warning"))
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])

@@ -61,6 +61,8 @@ def test_package_data_and_entry_point_are_declared():
     assert config["project"]["scripts"]["minigpt"] == "minigpt.cli:main"
     assert (ROOT / "minigpt" / "data" / "builtin_corpus.txt").exists()
     assert "data/*.txt" in config["tool"]["setuptools"]["package-data"]["minigpt"]
+    assert (ROOT / "minigpt" / "data" / "bundled.safetensors").exists()  # the model the app opens on
+    assert "data/*.safetensors" in config["tool"]["setuptools"]["package-data"]["minigpt"]
 
 
 def test_command_name_in_help(monkeypatch, capsys):
@@ -72,8 +74,22 @@ def test_command_name_in_help(monkeypatch, capsys):
     assert capsys.readouterr().out.startswith("usage: minigpt ")
 
 
-SKIP_COPY = shutil.ignore_patterns(".venv", ".git", "__pycache__", ".pytest_cache", ".hypothesis", "build",
-                                   "*.egg-info", "results", "checkpoints", "artifacts", "*.safetensors", "*.pt")
+_SKIP = shutil.ignore_patterns(".venv", ".git", "__pycache__", ".pytest_cache", ".hypothesis", "build",
+                               "*.egg-info", "results", "checkpoints", "artifacts", "*.safetensors", "*.pt")
+
+
+def SKIP_COPY(folder, names):
+    """Leave out build outputs and stray checkpoints, but not the package's bundled model."""
+    skipped = set(_SKIP(folder, names))
+    if Path(folder) == ROOT / "minigpt" / "data":
+        skipped.discard("bundled.safetensors")
+    return skipped
+
+
+def bundled_steps() -> int:
+    from minigpt import bundled
+
+    return bundled.PRESET.train.steps
 
 
 @pytest.mark.slow
@@ -102,6 +118,8 @@ def test_pip_install_gives_the_minigpt_command(tmp_path):
     assert all(name in listed for name in ("tutorial", "lecture", "notebook", "fast-cpu"))
     where = run(bin_dir / "python", "-c", "import minigpt; print(minigpt.__file__)")
     assert str(env_dir) in where and str(source) not in where  # the installed copy, not the checkout
+    shipped = run(bin_dir / "python", "-c", "from minigpt import bundled; print(bundled.path(), bundled.load().steps)")
+    assert str(env_dir) in shipped and shipped.split()[-1] == str(bundled_steps())  # pip install . ships the model
     out = work / "tiny.safetensors"
     run("minigpt", "train", "--preset", "notebook", "--corpus", "builtin", "--steps", "3", "--eval-interval", "1",
         "--eval-batches", "1", "--batch-size", "2", "--device", "cpu", "--quiet", "--out", str(out))

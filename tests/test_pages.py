@@ -106,7 +106,7 @@ def test_every_page_runs_with_defaults(page):
 
 
 def test_tokens_page_shows_ids_and_the_shift_by_one(vocab):
-    at = open_page("pages/tokens.py", c_source="batch", p_row=2)
+    at = open_page("pages/tokens.py", c_source="batch", c_model="fresh", p_row=2)  # the builtin corpus's vocabulary
     walk = walkthrough.batch_input(vocab, torch.tensor(vocab.rows(vocab.encode(corpus.builtin().text))), 16, 4, 1337)
     html_block = "".join(h.proto.body for h in at.get("html"))
     for token_id in walk.token_ids[2]:
@@ -167,7 +167,7 @@ def test_what_if_switches_change_every_later_stage():
 
 
 def test_block_page_layernorm_table_and_relu_zeros():
-    at = open_page("pages/block.py")
+    at = open_page("pages/block.py", c_model="fresh")
     table = at.dataframe[0].value
     assert np.allclose(table["mean after"].abs().max(), 0, atol=1e-4)  # fresh LayerNorm: scale 1, shift 0
     assert np.allclose(table["std after"], 1, atol=1e-2)
@@ -180,7 +180,7 @@ def test_block_page_layernorm_table_and_relu_zeros():
 
 
 def test_output_topk_matches_the_model(vocab):
-    at = open_page("pages/output.py")
+    at = open_page("pages/output.py", c_model="fresh")
     config = walkthrough.Controls().model_config()
     model = MiniGPT(config, vocab.size).eval()
     ids = vocab.encode(walkthrough.DEFAULT_TEXT)[-16:]
@@ -196,7 +196,7 @@ def test_output_topk_matches_the_model(vocab):
 
 
 def test_output_per_token_loss_for_a_corpus_batch():
-    at = open_page("pages/output.py", c_source="batch")
+    at = open_page("pages/output.py", c_source="batch", c_model="fresh")  # the notebook's context of 16
     loss = chart(at, "Loss at each position")
     assert len(decode(loss["data"][0]["y"])) == 16
     assert any(s.get("type") == "line" for s in loss["layout"].get("shapes", []))  # ln(V) reference
@@ -204,8 +204,9 @@ def test_output_per_token_loss_for_a_corpus_batch():
 
 def test_step_page_walks_every_stage_and_reads_the_url():
     at = AppTest.from_file(APP, default_timeout=60)
-    at.query_params["stage"] = "blocks.0.attn.weights"
+    at.query_params["stage"], at.query_params["model"] = "blocks.0.attn.weights", "fresh"  # one block: 24 stages
     at.run()
+    at.session_state["c_model"] = "fresh"
     at.switch_page("pages/step.py").run()
     assert "Attention weights" in at.header[0].value
     at.selectbox(key="step_stage").set_value("tokens").run()
@@ -215,8 +216,10 @@ def test_step_page_walks_every_stage_and_reads_the_url():
         seen.append(at.header[0].value)
         if at.button(key="step_next").disabled:
             break
+        at.session_state["c_model"] = "fresh"  # AppTest drops the unrendered sidebar key after each run
         at.button(key="step_next").click().run()
     assert len(seen) == 24 + len(WHY_STEPS) and "argmax" in seen[23]  # then chapter 6's views
+    at.session_state["c_model"] = "fresh"
     at.button(key="step_prev").click().run()
     assert at.header[0].value.startswith(f"{len(seen) - 1}.")
 
@@ -240,10 +243,10 @@ BAD_INPUTS = {
     "empty": ({"c_text": ""}, "error", "empty"),
     "whitespace": ({"c_text": "  \n\t "}, "error", "whitespace"),
     "one token": ({"c_text": "Hello"}, "info", "Only one token"),
-    "too long": ({"c_text": "value " * 300}, "info", "sees the last 16"),
+    "too long": ({"c_text": "value " * 300, "c_model": "fresh"}, "info", "sees the last 16"),
     "chinese": ({"c_text": "注意力机制很有趣"}, "info", "<unk>"),
     "emoji": ({"c_text": "🙂🚀🎉"}, "info", "<unk>"),
-    "heads": ({"c_d_model": 30, "c_num_heads": 4}, "error", "not divisible"),
+    "heads": ({"c_d_model": 30, "c_num_heads": 4, "c_model": "fresh"}, "error", "not divisible"),
     "tiny corpus": ({"c_corpus": "paste", "corpus_pasted_text": "a b", "c_source": "batch"}, "error", "at least"),
 }
 
@@ -266,7 +269,7 @@ SENTENCE = "我喜欢学习 Transformer 🤖🎉，注意力机制真有趣！" 
 @pytest.mark.parametrize("lang, byte_label, said", [("en", "1 🤖 byte 3/4", "own random row"),
                                                     ("zh", "1 🤖 第 3/4 字节", "自己的随机向量")])
 def test_every_typed_token_gets_its_own_row_under_fresh_weights(lang, byte_label, said):
-    at = open_page("pages/attention.py", c_text=SENTENCE, c_lang=lang)
+    at = open_page("pages/attention.py", c_text=SENTENCE, c_lang=lang, c_model="fresh")
     assert any(said in i.value for i in at.info), [i.value for i in at.info]
     data = view_data(at)
     labels = data["labels"]

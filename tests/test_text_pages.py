@@ -84,7 +84,7 @@ def test_a_page_in_chinese_shows_no_english_sentence_and_no_raw_key(page):
 
 def test_a_bad_hyperparameter_is_explained_in_chinese():
     at = AppTest.from_file(APP, default_timeout=60)
-    at.query_params["lang"] = "zh"
+    at.query_params["lang"], at.query_params["model"] = "zh", "fresh"  # the bundled model has no such inputs
     at.run()
     at.session_state["c_d_model"] = 60
     at.session_state["c_num_heads"] = 8

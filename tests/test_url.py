@@ -39,10 +39,18 @@ def warnings(at: AppTest) -> list[str]:
 
 
 def assert_defaults(at: AppTest) -> None:
-    assert numbers(at) == {f: getattr(DEFAULTS, f) for f in NUMBER_KEYS.values()}
+    # The default model is the bundled one, whose architecture is fixed (no number inputs): the controls behind the
+    # fresh model are checked in session state; a link that sets an architecture opens fresh weights and its inputs.
+    assert at.sidebar.radio(key="c_model").value == at.session_state["c_model"]
+    if at.session_state["c_model"] == "fresh":
+        assert numbers(at) == {f: getattr(DEFAULTS, f) for f in NUMBER_KEYS.values()}
+        assert at.sidebar.selectbox(key="c_vocab").value == DEFAULTS.vocab
+    else:
+        assert at.session_state["c_model"] == DEFAULTS.model and not numbers(at)
+    assert {f: at.session_state[k] for k, f in NUMBER_KEYS.items()} == {f: getattr(DEFAULTS, f) for f in NUMBER_KEYS.values()}
     assert at.sidebar.radio(key="c_lang").value == DEFAULTS.lang
     assert at.sidebar.selectbox(key="c_corpus").value == DEFAULTS.corpus
-    assert at.sidebar.selectbox(key="c_vocab").value == DEFAULTS.vocab
+    assert at.session_state["c_vocab"] == DEFAULTS.vocab
     assert at.sidebar.text_area(key="c_text").value == DEFAULTS.text
     assert at.title, "the overview page did not render"
     assert not at.error, [e.value for e in at.error]
@@ -185,9 +193,10 @@ def test_a_page_value_that_does_not_fit_gets_a_notice_and_the_default(page, para
 def test_a_link_with_chinese_and_emoji_text_opens_the_attention_page_with_byte_labels():
     text = "我喜欢学习 Transformer 🤖🎉，注意力机制真有趣！"
     at = AppTest.from_file(APP, default_timeout=60)
-    at.query_params["text"], at.query_params["lang"] = text, "zh"
+    at.query_params["text"], at.query_params["lang"], at.query_params["model"] = text, "zh", "fresh"
     at.run()
     assert at.sidebar.text_area(key="c_text").value == text and at.sidebar.radio(key="c_lang").value == "zh"
+    at.session_state["c_model"] = "fresh"  # AppTest runs the switched page without the sidebar (tests/test_pages.py)
     at.switch_page("pages/attention.py").run()
     assert not at.exception and not at.error, [e.message for e in at.exception]
     labels = view_data(at)["labels"]  # the linked attention view's row labels

@@ -6,6 +6,7 @@ import streamlit as st
 from minigpt import corpus, walkthrough
 from minigpt.text import LANGUAGES, message, t
 
+from . import bundled_view
 from . import controls as ctl
 from . import workspace as wsp
 
@@ -58,6 +59,9 @@ def _corpus_inputs(lang: str) -> None:
 def _model_inputs(lang: str) -> None:
     k = ctl.KEY
     choice = st.session_state[k + "model"]
+    if choice == "bundled":  # a fixed, trained architecture: shown read-only, with the way to change it
+        bundled_view.sidebar_config(lang)
+        return
     if choice == "loaded":
         upload = st.file_uploader(t("sidebar.upload_checkpoint", lang), type=["safetensors", "pt", "pth"],
                                   key="ckpt_upload")

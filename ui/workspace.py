@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from minigpt import checkpoint, corpus, explain, typed, walkthrough
+from minigpt import bundled, checkpoint, corpus, explain, typed, walkthrough
 from minigpt.config import ConfigError
 from minigpt.corpus import CorpusError
 from minigpt.model import MiniGPT, Switches
@@ -26,7 +26,7 @@ TRAINED = "trained_checkpoint"   # set by the Train page: a minigpt.checkpoint.C
 LOADED = "loaded_checkpoint"     # set by the sidebar's upload
 PASTED = "corpus_pasted_text"
 UPLOADED = "corpus_uploaded_text"
-MODEL_KINDS = ("fresh", "trained", "loaded")
+MODEL_KINDS = ("bundled", "fresh", "trained", "loaded")
 CHECKPOINTS = {"trained": TRAINED, "loaded": LOADED}  # model kind -> the session-state key of its checkpoint
 
 
@@ -38,6 +38,19 @@ def text_key(text: str) -> str:
 @st.cache_resource(max_entries=4, show_spinner="Downloading the sales textbook (first time only)...")
 def _sales_corpus():
     return corpus.load("sales")
+
+
+@st.cache_resource(max_entries=1, show_spinner=False)
+def _bundled() -> tuple[checkpoint.Checkpoint | None, checkpoint.CheckpointError | None]:
+    """The bundled model, read once per server (read-only, shared by every session), or why it could not be."""
+    try:
+        return bundled.load(), None
+    except checkpoint.CheckpointError as exc:
+        return None, exc
+
+
+def bundled_checkpoint() -> checkpoint.Checkpoint | None:
+    return _bundled()[0]
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
@@ -174,6 +187,11 @@ class Workspace:
 
 def model_choice(c: Controls, corpus_text: str) -> tuple[MiniGPT, Vocabulary, str, str, int | None]:
     """(model, vocabulary, cache key, kind, steps) for the model the sidebar selects."""
+    if c.model == "bundled":
+        ckpt = bundled_checkpoint()
+        if ckpt is not None:
+            return ckpt.model, ckpt.vocab, "bundled", "bundled", ckpt.steps
+        # A missing file (a broken install): fresh weights; the sidebar says why.
     if c.model in ("trained", "loaded"):
         ckpt = st.session_state.get(TRAINED if c.model == "trained" else LOADED)
         if ckpt is not None:
@@ -195,12 +213,15 @@ def workspace() -> Workspace:
             notices.append(notice)
         model, vocab, model_key, kind, steps = model_choice(c, corp.text)
         rows = corpus_rows(corp.text, vocab.base)  # typed rows sit after the corpus's: the same numbers
-        walk = walkthrough.make_input(c, vocab, rows, model.config.context_length)
+        walk = walkthrough.make_input(c, vocab, rows, model.config.context_length,
+                                      unknown_key="bundled.unknown" if kind == "bundled" else "input.unknown")
     except (ConfigError, InputError, CorpusError, ValueError) as exc:
         st.error(message(exc, lang()), icon="⚠️")
         st.caption(t("sidebar.fix_in_sidebar", lang()))
         st.stop()
     ckpt = st.session_state.get(CHECKPOINTS[kind]) if kind in CHECKPOINTS else None
+    if kind == "bundled":
+        ckpt = bundled_checkpoint()
     return Workspace(c, lang(), corp, vocab, rows, model, model_key, kind, steps, walk, notices + list(walk.notices),
                      train_state=ckpt.train_state if ckpt is not None and isinstance(ckpt.train_state, dict) else {})
 
