@@ -123,6 +123,8 @@ def _class(browser, url: str, data_dir: Path, cookies: dict[str, str | None], ta
     # The lecturer (projector view on the nginx run, where the sidebar is hidden) starts a room on the Step page.
     projector = tag == "nginx"
     lecturer = _open(browser, url, cookie=cookies["lecturer"], viewport=(1920, 1080) if projector else (1600, 1000))
+    lecturer.goto(f"{url}/")  # the overview first: deep links on a fresh server are tests/test_url.py's subject
+    wait_ready(lecturer)
     lecturer.goto(f"{url}/step" + ("?view=projector" if projector else ""))
     wait_ready(lecturer)
     if projector:
