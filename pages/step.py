@@ -8,7 +8,7 @@ import streamlit as st
 
 from ui import page, workspace as wsp, controls, model_map, projector, stage_view as sv, why_step
 from minigpt import explain
-from minigpt.views import chips, output, style
+from minigpt.views import chips, heatmaps, output, style
 from minigpt.views.labels import visible_text
 from minigpt.text import t
 from minigpt.stages import lecture_steps, spec_of, step_chapter, step_label
@@ -148,7 +148,11 @@ elif why_step.is_why(stage):
                   columns=(left, right) if on_projector else None,
                   side=(lambda text: side_text(text, None, text)) if on_projector else None)
 elif on_projector:
-    fig = sv.stage_figure(ws, trace, stage, row=row, head=head, lang=lang)
+    if spec.axes[-1] == "vocab":  # a projector shows fewer vocabulary columns, each one labelled
+        fig = heatmaps.stage_heatmap(trace, stage, labels=ws.labels(row), batch=row, lang=lang, vocab=ws.vocab,
+                                     max_columns=projector.VOCAB_COLUMNS)
+    else:
+        fig = sv.stage_figure(ws, trace, stage, row=row, head=head, lang=lang)
     full = explain.explanation(stage, lang, trace.switches, ws.model_kind)
     with left:
         plot(fig, stage)

@@ -19,7 +19,7 @@ if not Path(CHROMIUM).exists():
     pytest.skip(f"{CHROMIUM} is not installed", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api")
 
-from bench.projector import MEASURE_JS, SCREEN, TARGETS, server, settle  # noqa: E402
+from bench.projector import MEASURE_JS, SCREEN, TARGETS, server, settle, warm_up  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +29,7 @@ def projector_page():
     with server(port) as url, sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport=SCREEN)
+        warm_up(page, url)
         yield url, page
         browser.close()
 

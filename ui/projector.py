@@ -16,6 +16,7 @@ from minigpt.text import t
 
 from . import controls
 
+VOCAB_COLUMNS = 24    # logits / probabilities: the most likely columns a back row can still read, each labelled
 FIGURE_HEIGHT = 940   # px: a 1080-px screen under the page header (the stage's controls sit beside the figure)
 
 CSS = """
