@@ -93,3 +93,13 @@ def test_lead_is_the_first_sentence():
     assert lead("Q·Kᵀ / √d_k gives 0.5 here. Next.") == "Q·Kᵀ / √d_k gives 0.5 here."
     assert lead("softmax 把每一行变成权重。上三角为 0。") == "softmax 把每一行变成权重。"
     assert lead("one sentence") == "one sentence"
+
+
+@pytest.mark.parametrize("stage", ["tokens", "blocks.0.attn.weights", "probs"])
+def test_projector_mode_in_chinese_shows_no_english_sentence(stage):
+    from tests.test_text_pages import ENGLISH, screen_texts
+
+    at = _step(view="projector", lang="zh", stage=stage)
+    texts = screen_texts(at) + [str(w.placeholder) for w in at.text_input]
+    assert any(s.startswith("第 ") and " 阶段 · " in s for s in texts)
+    assert sorted({phrase for s in texts for phrase in ENGLISH if phrase in s}) == []
