@@ -191,7 +191,27 @@ def _class(browser, url: str, data_dir: Path, cookies: dict[str, str | None], ta
     lecturer.screenshot(path=str(SHOTS / f"room_{tag}_lecturer_reveal.png"))
     for page in (lecturer, a, b):
         assert not exceptions(page), exceptions(page)
+    if tag == "single":
+        _close_and_study(lecturer, a)
+    for page in (lecturer, a, b):
         page.context.close()
+
+
+def _close_and_study(lecturer, a) -> None:
+    """The lecturer closes the room: a student is told so; the Step page offers self-study, with a score."""
+    lecturer.locator(".st-key-room_leave button").click()
+    a.get_by_text("没有课堂").wait_for(timeout=20_000)  # "There is no room ...", in the student's language
+    study = lecturer.locator("[data-testid='stExpander']", has_text="Test yourself")
+    study.locator("summary").click()
+    lecturer.locator(".st-key-study_new button").click()
+    lecturer.locator(".st-key-study_answer [role='radiogroup'] label").first.wait_for(timeout=20_000)
+    lecturer.locator(".st-key-study_answer [role='radiogroup'] label").first.click()
+    lecturer.locator(".st-key-study_reveal button").click()
+    lecturer.get_by_text("Score: ").wait_for(timeout=20_000)
+    assert re.search(r"Score: [01] of 1 right", lecturer.locator("[data-testid='stExpander']", has_text="Test yourself")
+                     .inner_text())
+    assert lecturer.locator("[data-testid='stAlertContentSuccess']", has_text="The model's answer").count() == 1
+    assert not exceptions(lecturer) and not exceptions(a)
 
 
 @pytest.fixture(scope="module")
