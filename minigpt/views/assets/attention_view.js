@@ -60,14 +60,17 @@ class View {
     root.appendChild(el("div", "hint", ui.hover_hint));
 
     // the chosen stage, large, with its shape, code and explanation
-    const main = el("div", "main" + (this.values ? " wide" : ""));
+    // Beside its text on a wide screen; above it when values are printed or the screen is narrow (a laptop's
+    // half screen, a phone): the cells keep a readable size either way.
+    const W = root.clientWidth || 1200, stacked = this.values || W < 1100;
+    const main = el("div", "main" + (stacked ? " wide" : ""));
     const fig = el("div", "fig");
     const h = this.headIndex(stage);
     const head = stage.perHead ? (d.allHeads ? this.head : d.head) : null;
     let title = stage.figTitle;
     if (stage.perHead) title = title.replace(new RegExp(`${ui.head_word} \\d+`), `${ui.head_word} ${head}`);
     fig.appendChild(el("div", "ftitle", title));
-    const avail = (this.values ? Math.min(1100, root.clientWidth - 260) : Math.min(680, root.clientWidth - 640)) || 520;
+    const avail = Math.max(240, stacked ? Math.min(1100, W - 260) : Math.min(680, W - 640));
     let cw = Math.floor(Math.max(3, Math.min(44, avail / stage.cols)));
     let ch = Math.floor(Math.max(5, Math.min(32, (this.values ? 30 * 32 : 520) / stage.rows)));
     if (stage.square || stage.cols <= stage.rows) cw = ch = Math.min(cw, ch);
