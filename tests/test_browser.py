@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from minigpt.stages import WHY_STEPS
+from minigpt import bundled
+from minigpt.stages import WHY_STEPS, lecture_steps
 from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, SHOTS, exceptions, streamlit_server, wait_plots, wait_ready
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
@@ -50,7 +51,9 @@ def test_step_page_next_to_the_end(browser_page):
     page.goto(f"{url}/step")
     wait_ready(page)
     page.screenshot(path=str(SHOTS / "step_01.png"), full_page=True)
-    for n in range(2, 25 + len(WHY_STEPS)):  # 24 lecture steps, then chapter 6's views
+    config = bundled.PRESET.model  # the app opens on the bundled model: 2 pre-LN blocks, 42 lecture steps
+    lecture = len(lecture_steps(config.num_blocks, config.norm))
+    for n in range(2, lecture + 1 + len(WHY_STEPS)):  # every lecture step, then chapter 6's views
         page.locator(".st-key-step_next button").click()
         page.wait_for_function(  # the click's rerun has drawn step n (a readiness check alone can run early)
             f"() => [...document.querySelectorAll('h2')].some(h => h.innerText.startsWith('{n}. '))", timeout=30_000)
@@ -58,7 +61,7 @@ def test_step_page_next_to_the_end(browser_page):
         if n != 1:
             wait_plots(page, 1)
         assert not exceptions(page), (n, exceptions(page))
-        if n in (3, 10, 11, 18, 24):
+        if n in (3, 10, 11, 18, lecture):
             page.screenshot(path=str(SHOTS / f"step_{n:02d}.png"), full_page=True)
     assert page.locator(".st-key-step_next button").is_disabled()
     assert "stage=probs" not in page.url and f"stage={WHY_STEPS[-1]}" in page.url  # the stage lives in the URL
