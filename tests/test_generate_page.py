@@ -19,7 +19,7 @@ def generate_page(lang: str, **state) -> AppTest:
     at.run()
     at.switch_page("pages/generate.py")
     # The sidebar's keys must be set on every run after switch_page (see tests/test_pages.py: rerun).
-    for key, value in dict(state, c_lang=lang).items():
+    for key, value in dict(state, c_lang=lang, c_model="fresh").items():  # the notebook's random weights
         at.session_state[key] = value
     at.run()
     assert not at.exception, [e.value for e in at.exception]
@@ -36,7 +36,7 @@ def test_the_kv_cache_steps_through_the_generation(lang):
     assert t("kv.title", lang) in [h.value for h in at.header]
     assert any(t("fixes.random_same", lang, p="", u="", seed=0)[:12] in i.value for i in at.info)
     at.slider(key="kv_step").set_value(4)
-    at.session_state["c_lang"] = lang
+    at.session_state["c_lang"], at.session_state["c_model"] = lang, "fresh"
     at.run()
     assert not at.exception
     n = 3 + 3  # a 3-token prompt, then 3 generated tokens fed one at a time
@@ -59,7 +59,7 @@ def test_the_position_picker_shows_the_new_prompts_tokens():
     at = generate_page("en", gen_prompt="Build trust with", gen_length=5)
     first = at.selectbox[0].options
     at.session_state["gen_prompt"] = "Listen first, then explain the value"
-    at.session_state["c_lang"] = "en"
+    at.session_state["c_lang"], at.session_state["c_model"] = "en", "fresh"
     at.run()
     assert not at.exception
     second = at.selectbox[0].options
