@@ -100,6 +100,17 @@ class Importance:
     mode: str
 
 
+def importance_seconds(config, vocab_size: int, *, windows: int = 32, flops_per_s: float | None = None) -> float:
+    """A rough CPU time for head_importance: 1 + blocks·heads forward passes over `windows` validation windows
+    (2 FLOPs per parameter per token), at analysis.CPU_FLOPS."""
+    from .analysis import CPU_FLOPS
+    from .config import parameter_count
+
+    tokens = windows * config.context_length
+    passes = 1 + config.num_blocks * config.num_heads
+    return passes * 2.0 * parameter_count(config, vocab_size) * tokens / (flops_per_s or CPU_FLOPS)
+
+
 @torch.no_grad()
 def head_importance(model, corpus_rows: torch.Tensor, mode: str = DEFAULT_MODE) -> Importance | None:
     """The validation-loss increase when each head alone is knocked out (fast path; a test shows it equals the

@@ -48,8 +48,12 @@ if off:
         sv.plot(output.topk_bars(trace["probs"][row, -1], ws.vocab, k=8, lang=lang,
                                  title=t("why.knockout_next", lang, token=visible_text(texts[-1]))),
                 sv.file_stem("probs", "knockout", f"row{row}"), key="fig_why_next")
-found = why.importance(ws, mode)
-if found is None:
+slow = why.importance_seconds(ws) > why.AUTO_IMPORTANCE_S  # a large model: measured when asked
+clicked = st.session_state.get("why_measure", False)
+found = why.importance(ws, mode, compute=not slow or clicked)
+if found is None and slow and not clicked:
+    st.button(t("why.importance_measure", lang, s=why.importance_seconds(ws)), key="why_measure", icon="⏱️")
+elif found is None:
     st.caption(t("why.no_validation", lang))
 else:
     why.show(views.importance_heatmap(found, lang=lang), f"minigpt_head_importance_{mode}", lang, key="why_importance",

@@ -138,3 +138,14 @@ def test_every_view_downloads_the_numbers_it_draws():
     changes = views.stage_changes(trace, model.run_with_trace(rows, Switches(knockout=ko.every_head(1, 4))),
                                   ["blocks.0.attn.mixed", "logits"])
     assert read(changes, index_col=0).shape == (1, 2)
+
+
+def test_a_large_models_importance_is_measured_when_asked(monkeypatch):
+    from ui import why
+
+    monkeypatch.setattr(why, "AUTO_IMPORTANCE_S", 0.0)  # every model counts as large
+    at = run("en", c_model="fresh", c_seed=4242)
+    assert not [c for c in charts(at) if "Head importance" in c["layout"]["title"]["text"]]
+    at.session_state["c_model"], at.session_state["c_seed"] = "fresh", 4242
+    at.button(key="why_measure").click().run()
+    assert not at.exception and chart(at, "Head importance")

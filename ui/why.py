@@ -40,9 +40,22 @@ def _corpus_key(ws) -> str:
     return text_key(ws.corpus.text) + ws.vocab.fingerprint
 
 
-def importance(ws, mode: str):
-    return cached(("importance", ws.model_key, _corpus_key(ws), mode),
-                  lambda: ko.head_importance(ws.model, ws.corpus_rows, mode))
+AUTO_IMPORTANCE_S = 1.0  # head importance is computed without asking when it should take less than this
+
+
+def importance(ws, mode: str, *, compute: bool = True):
+    """The head importance (cached per model, corpus and mode); None if not computed yet and compute is False."""
+    key = ("importance", ws.model_key, _corpus_key(ws), mode)
+    with _LOCK:
+        if key in _CACHE:
+            return _CACHE[key]
+    if not compute:
+        return None
+    return cached(key, lambda: ko.head_importance(ws.model, ws.corpus_rows, mode))
+
+
+def importance_seconds(ws) -> float:
+    return ko.importance_seconds(ws.config, ws.vocab.size)
 
 
 def used_rows(ws) -> torch.Tensor:
@@ -65,8 +78,12 @@ def logit_lens(ws, trace, row: int):
 
 
 def stage_gradients(ws, row: int, position: int, target: int, switches: Switches):
+    """∂loss/∂stage for one row's position. Only that row is run (the others' gradients are 0), unless a head is
+    replaced by its mean over the batch: then the whole batch, so the mean is the one the page's trace uses."""
     key = ("grads", ws.model_key, text_key(repr(ws.walk.rows.tolist())), row, position, target, switches)
-    return cached(key, lambda: gradients.stage_gradients(ws.model, ws.walk.rows, batch=row, position=position,
+    whole = switches.knockout and switches.knockout.mode == "mean"
+    rows, batch = (ws.walk.rows, row) if whole else (ws.walk.rows[row:row + 1], 0)
+    return cached(key, lambda: gradients.stage_gradients(ws.model, rows, batch=batch, position=position,
                                                          target=target, switches=switches))
 
 

@@ -30,7 +30,12 @@ def _figure(ws, step: str, row: int, lang: str):
         return (views.lens_grid(view, labels, ws.vocab, lang=lang), f"minigpt_lens_row{row}",
                 t("why.lens_expl", lang))
     if step == "why.importance":
-        found = why.importance(ws, "mean")
+        slow = why.importance_seconds(ws) > why.AUTO_IMPORTANCE_S
+        found = why.importance(ws, "mean", compute=not slow or st.session_state.get("why_step_measure", False))
+        if found is None and slow:
+            st.button(t("why.importance_measure", lang, s=why.importance_seconds(ws)), key="why_step_measure",
+                      icon="⏱️")
+            return None, "", t("why.importance_expl", lang)
         if found is None:
             return None, "", t("why.no_validation", lang)
         return (views.importance_heatmap(found, lang=lang), "minigpt_head_importance_mean",
