@@ -41,7 +41,8 @@ def setup(config_kw: dict, source: str, seed: int):
 
 
 def views(model, vocab, corpus_rows, walk, cache: dict):
-    """One function per view: numbers (cached in `cache` the way ui/why.py caches them) + figure + JSON."""
+    """One function per view: numbers (cached in `cache` the way ui/why.py caches them) + figure + JSON. Head
+    importance is timed whether or not the page computes it unasked (it asks above ui/why.AUTO_IMPORTANCE_S)."""
     import torch
 
     from minigpt import embedding_map, gradients, knockout as ko, lens, roles
@@ -85,7 +86,7 @@ def views(model, vocab, corpus_rows, walk, cache: dict):
     def grads():
         target = int(trace["probs"][0, -1].argmax())
         variants = [Switches(), Switches(residual=False), Switches(layer_norm=False)]
-        found = [once(("grads", i), lambda s=s: gradients.stage_gradients(model, walk.rows, position=T - 1,
+        found = [once(("grads", i), lambda s=s: gradients.stage_gradients(model, walk.rows[:1], position=T - 1,
                                                                           target=target, switches=s))
                  for i, s in enumerate(variants)]
         series = [(str(i), [x for _, x in gradients.layer_norms(g)]) for i, g in enumerate(found)]
