@@ -182,11 +182,12 @@ def gradient_norm_bars(stages: Sequence[str], series: Sequence[tuple[str, Sequen
     x = escape_all(layer_names(stages, lang))
     data = [go.Bar(_validate=style.VALIDATE, x=x, y=np.asarray(values, dtype=np.float32), name=escape(name),
                    marker=dict(color=style.CURVE_COLOURS[i % len(style.CURVE_COLOURS)]),
+                   texttemplate="%{y:.3g}", textposition="outside", cliponaxis=False,
                    hovertemplate="%{x}<br>%{y:.4g}<extra>" + escape(name) + "</extra>")
             for i, (name, values) in enumerate(series)]
     layout = style.layout(t("why.grad_norms_title", lang), 400, barmode="group",
                           xaxis=style.axis(t("why.layer", lang), x),
-                          yaxis=dict(style.axis_text(t("why.grad_norm", lang)), type="log"))
+                          yaxis=dict(style.axis_text(t("why.grad_norm", lang)), rangemode="tozero"))
     return go.Figure(_validate=style.VALIDATE, data=data, layout=layout)
 
 
@@ -200,7 +201,7 @@ def grad_norms_over_training(steps: Sequence[int], norms, *, lang: str = "en") -
             for i, name in enumerate(names)]
     layout = style.layout(t("why.grad_training_title", lang), 400,
                           xaxis=dict(style.axis_text(t("ui.training step", lang)), rangemode="tozero"),
-                          yaxis=dict(style.axis_text(t("why.grad_norm", lang)), type="log"),
+                          yaxis=dict(style.axis_text(t("why.grad_norm_log", lang)), type="log"),
                           legend=dict(orientation="h", yanchor="top", y=-0.2, x=0), uirevision="grads")
     return go.Figure(_validate=style.VALIDATE, data=data, layout=layout)
 
