@@ -6,6 +6,8 @@ Picking a head in the view is reported back (one rerun) so the page's head picke
 tab, "show values", the per-row scale and the hovered token stay in the browser."""
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import streamlit as st
@@ -19,6 +21,10 @@ from .stage_view import file_stem
 
 ASSETS = Path(linked.__file__).resolve().parent / "assets"
 KEY = "attn_view"
+# The view's data per (trace, block, row, head, language, model), shared by every session like the stage figures
+# (ui/stage_view.py): a rerun, or a class on one link, encodes the numbers once. Read-only once built.
+_DATA: OrderedDict[tuple, dict] = OrderedDict()
+_LOCK = threading.Lock()
 
 _component = st.components.v2.component(
     "minigpt_attention_view",
@@ -38,8 +44,16 @@ def _head_clicked() -> None:
 
 def show(ws, trace, *, block: int, row: int, head: int, lang: str) -> dict:
     """Mount the view for the workspace's trace; returns the data it was given (tests compare it with the trace)."""
-    data = linked.view_data(trace, block=block, row=row, head=head, labels=ws.labels(row), lang=lang,
-                            model_kind=ws.model_kind, model_label=ws.model_label)
+    key = (trace.cache_key, block, row, head, lang, ws.model_kind, ws.model_label)
+    data = _DATA.get(key) if trace.cache_key is not None else None
+    if data is None:
+        data = linked.view_data(trace, block=block, row=row, head=head, labels=ws.labels(row), lang=lang,
+                                model_kind=ws.model_kind, model_label=ws.model_label)
+        if trace.cache_key is not None:
+            with _LOCK:
+                _DATA[key] = data
+                while len(_DATA) > 128:
+                    _DATA.popitem(last=False)
     _component(key=KEY, data=data, default={"head": head}, on_head_change=_head_clicked)
     return data
 
