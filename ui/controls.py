@@ -62,6 +62,11 @@ def _from_url(name: str, allowed, parse):
     return (value if value in allowed else None), initial
 
 
+def _allowed(value, allowed) -> bool:
+    """value is one of allowed; a switch's True is not position 1 of a range (True == 1 in Python)."""
+    return value in allowed and not (isinstance(value, bool) and isinstance(allowed, range))
+
+
 def page_param(name: str, key: str, allowed, default, *, parse=None, fmt=None):
     """A page-level control that lives in the URL too (stage, block, head, what-if switches...). Returns its value.
 
@@ -73,9 +78,9 @@ def page_param(name: str, key: str, allowed, default, *, parse=None, fmt=None):
     the link (a switch that is on).
     """
     selected = st.session_state.setdefault(SELECTED, {})
-    if key not in st.session_state or st.session_state[key] not in allowed:
+    if key not in st.session_state or not _allowed(st.session_state[key], allowed):
         parsed, initial = _from_url(name, allowed, parse)
-        if parsed is None and selected.get(name) in allowed:
+        if parsed is None and _allowed(selected.get(name), allowed):
             parsed = selected[name]
         st.session_state[key] = parsed if parsed is not None else default
         if parsed is None and initial is not None:

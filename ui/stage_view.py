@@ -50,7 +50,7 @@ def head_picker(ws, lang: str, *, container=st) -> int:
 
 
 SWITCH_KEYS = ("causal_mask", "scale", "position", "residual", "layer_norm")
-SWITCH_URL = {"causal_mask": "mask", "scale": "scale", "position": "pos", "residual": "resid", "layer_norm": "ln"}
+SWITCH_URL = {"causal_mask": "mask", "scale": "scale", "position": "pe", "residual": "resid", "layer_norm": "ln"}
 _ON_OFF = {"1": True, "on": True, "true": True, "0": False, "off": False, "false": False}
 
 
