@@ -155,19 +155,26 @@ def test_too_short_corpus_is_refused_with_a_message(no_leftover_jobs):
     assert not _train_threads()
 
 
+def _position_picker(at):
+    """The Generate page's position picker: one widget per generation (its key names the generation)."""
+    found = [s for s in at.selectbox if (s.key or "").startswith("gen_position_")]
+    assert len(found) == 1
+    return found[0]
+
+
 def test_generate_page_colours_tokens_and_shows_candidates():
     at = _page("pages/generate.py")
     assert at.text_area(key="gen_prompt").value.strip()
     at.slider(key="gen_length").set_value(12).run()
     chips = [m.value for m in at.markdown if "line-height:2.2" in m.value]
     assert chips and chips[0].count("border-radius:6px") == 12
-    position = at.selectbox(key="gen_position")
+    position = _position_picker(at)
     assert len(position.options) == 12
     position.set_value(5).run()
     spec = _figure(at, "Position 6")
     assert spec is not None and len(spec["data"]) == 2  # model vs sampling probability
     at.slider(key="gen_temperature").set_value(0.0).run()  # greedy: every chosen token had probability 1
-    assert all("(100.0%)" in o for o in at.selectbox(key="gen_position").options)
+    assert all("(100.0%)" in o for o in _position_picker(at).options)
     at.text_area(key="gen_prompt").set_value("   ").run()
     assert not at.exception and "empty" in at.error[0].value
 
