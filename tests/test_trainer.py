@@ -178,13 +178,16 @@ def test_device_auto_and_mismatched_vocab_are_handled():
 def test_presets_hold_the_documented_values():
     from minigpt import presets
 
-    assert presets.names() == ["tutorial", "lecture", "notebook", "fast-cpu"]
+    assert presets.names() == ["tutorial", "lecture", "offline", "notebook", "fast-cpu"]
     tutorial = presets.get("tutorial")
     assert (tutorial.train.batch_size, tutorial.model.context_length, tutorial.model.d_model) == (4, 16, 64)
     assert (tutorial.model.num_blocks, tutorial.model.num_heads, tutorial.model.norm) == (8, 4, "pre")
     assert (tutorial.model.dropout, tutorial.model.qkv_bias, tutorial.model.vocab) == (0.1, False, "full")
     assert (tutorial.train.learning_rate, tutorial.train.steps) == (1e-3, 5000)
     assert (tutorial.train.eval_interval, tutorial.train.eval_batches) == (50, 20)
+    offline = presets.get("offline")  # the lecture model, short enough not to overfit the built-in primer
+    assert (offline.model.context_length, offline.model.num_blocks) == (32, 2)
+    assert (offline.train.steps, offline.train.eval_interval, offline.train.lr_schedule) == (120, 10, "cosine")
     notebook = presets.get("notebook")
     assert (notebook.model.num_blocks, notebook.model.norm, notebook.model.vocab) == (1, "post", "compact")
     for preset in presets.PRESETS.values():
