@@ -66,16 +66,20 @@ positions = list(range(len(steps)))
 if st.session_state.get(pick_key, 0) not in positions:
     st.session_state[pick_key] = 0
 selected = st.session_state.get(pick_key, 0)
-st.markdown(chips.probability_legend_html(lang), unsafe_allow_html=True)
-with st.container(border=True):
-    st.markdown(chips.generation_html(prompt, steps, selected=selected, lang=lang, texts=texts),
-                unsafe_allow_html=True)
+# Tabs (issue 13: a page fits in 2,500 px): the generated text and its candidates, then the KV cache replay.
+tab_text, tab_cache = st.tabs([t("fixes.tab_generated", lang), t("kv.title", lang)])
+with tab_text:
+    st.markdown(chips.probability_legend_html(lang), unsafe_allow_html=True)
+    with st.container(border=True):
+        st.markdown(chips.generation_html(prompt, steps, selected=selected, lang=lang, texts=texts),
+                    unsafe_allow_html=True)
 
-position = st.selectbox(t("train.pick_position", lang), positions, key=pick_key,
-                        format_func=lambda i: f"{i + 1} · {texts[i]} ({percent(steps[i].prob)})")
-before = list(result.prompt_ids) + result.new_ids[:position]
-st.plotly_chart(output.candidates_figure(steps[position], position, lang=lang, context_ids=before,
-                                         mode=ws.vocab.mode),
-                key="gen_candidates", config=plotly_config("minigpt-candidates"))
+    position = st.selectbox(t("train.pick_position", lang), positions, key=pick_key,
+                            format_func=lambda i: f"{i + 1} · {texts[i]} ({percent(steps[i].prob)})")
+    before = list(result.prompt_ids) + result.new_ids[:position]
+    st.plotly_chart(output.candidates_figure(steps[position], position, lang=lang, context_ids=before,
+                                             mode=ws.vocab.mode),
+                    key="gen_candidates", config=plotly_config("minigpt-candidates"))
 
-kv_view.section(ws, result, lang)
+with tab_cache:
+    kv_view.section(ws, result, lang)
