@@ -13,18 +13,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, exceptions, wait_plots, wait_ready  # noqa: E402
+from tests.browser_support import (CHROMIUM, CHROMIUM_ARGS, exceptions, streamlit_server, wait_plots,  # noqa: E402
+                                   wait_ready)
 
 SCREEN = {"width": 1920, "height": 1080}
 TARGETS = {"body": 24, "code": 20, "ticks": 18, "area": 0.30}
@@ -70,33 +67,6 @@ MEASURE_JS = """
 def stage_marker(lang: str, i: int) -> str:
     """The start of the position line for stage i (1-based): what the page says after a key press."""
     return f"Stage {i} of " if lang == "en" else f"第 {i} / "
-
-
-@contextlib.contextmanager
-def server(port: int, timeout_s: float = 90):
-    env = dict(os.environ, MINIGPT_TORCH_THREADS="1")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                urllib.request.urlopen(url + "/_stcore/health", timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"streamlit did not start on {url}") from None
-                time.sleep(0.3)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def settle(page, lang: str, i: int, timeout_ms: int = 60_000) -> None:
@@ -185,7 +155,7 @@ def main(argv=None) -> int:
     from playwright.sync_api import sync_playwright
 
     rows = []
-    with server(args.port) as url, sync_playwright() as p:
+    with streamlit_server(90, port=args.port, quiet=True) as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport=SCREEN)
         for lang in args.lang or ["en", "zh"]:

@@ -23,29 +23,37 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_health(url: str, proc: subprocess.Popen, limit_s: float = 60) -> None:
+    """Until the server at url answers its health check; raises (with the server's output if it has a pipe) if
+    it exits first or does not answer within limit_s."""
+    deadline = time.monotonic() + limit_s
+    while True:
+        try:
+            urllib.request.urlopen(url + "/_stcore/health", timeout=2)
+            return
+        except OSError:
+            if proc.poll() is not None:
+                output = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+                raise RuntimeError(f"the server exited ({proc.returncode}) before answering {url}\n{output}") from None
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{url} did not answer within {limit_s:.0f} s") from None
+            time.sleep(0.3)
+
+
 @contextlib.contextmanager
-def streamlit_server(timeout_s: float = 60):
-    """Yields the base URL of a headless `streamlit run app.py`; stops it afterwards."""
-    port = free_port()
+def streamlit_server(timeout_s: float = 60, *, port: int | None = None, quiet: bool = False):
+    """Yields the base URL of a headless `streamlit run app.py` (on port, or a free one); stops it afterwards.
+    quiet: discard its output (a bench's long run) instead of keeping it for the error message."""
+    port = port or free_port()
     env = dict(os.environ, MINIGPT_TORCH_THREADS="1")  # leave a core to the browser
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL if quiet else subprocess.PIPE, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                urllib.request.urlopen(url + "/_stcore/health", timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    raise RuntimeError(proc.stdout.read().decode(errors="replace")) from None
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"streamlit did not answer on {url} within {timeout_s:.0f} s") from None
-                time.sleep(0.3)
+        wait_health(url, proc, timeout_s)
         yield url
     finally:
         proc.terminate()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, SHOTS, exceptions, free_port, wait_ready
+from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, SHOTS, exceptions, streamlit_server, wait_ready
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
@@ -19,14 +19,14 @@ if not Path(CHROMIUM).exists():
     pytest.skip(f"{CHROMIUM} is not installed", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api")
 
-from bench.projector import MEASURE_JS, SCREEN, TARGETS, server, settle, warm_up  # noqa: E402
+from bench.projector import MEASURE_JS, SCREEN, TARGETS, settle, warm_up  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def projector_page():
     SHOTS.mkdir(parents=True, exist_ok=True)
-    port = int(os.environ.get("MINIGPT_PROJECTOR_PORT") or free_port())
-    with server(port) as url, sync_api.sync_playwright() as p:
+    port = int(os.environ.get("MINIGPT_PROJECTOR_PORT") or 0) or None
+    with streamlit_server(90, port=port) as url, sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport=SCREEN)
         warm_up(page, url)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from minigpt import questions, rooms
-from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, ROOT, SHOTS, exceptions, wait_ready
+from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, ROOT, SHOTS, exceptions, wait_health, wait_ready
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(420)]
 
@@ -32,19 +32,6 @@ SINGLE_PORT, NGINX_PORT, BACKEND_BASE = 8660, 8662, 8663
 AFFINITY = "minigpt_affinity"
 
 
-def _wait_health(url: str, proc: subprocess.Popen, limit_s: float = 120) -> None:
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the server exited ({proc.returncode}) before answering {url}")
-        try:
-            urllib.request.urlopen(url + "/_stcore/health", timeout=2)
-            return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError(f"{url} did not answer within {limit_s:.0f} s")
-
-
 @contextlib.contextmanager
 def _started(cmd: list[str], data_dir: Path, urls: list[str], log: Path):
     env = dict(os.environ, MINIGPT_TORCH_THREADS="1", MINIGPT_DATA_DIR=str(data_dir), PYTHON=sys.executable)
@@ -52,7 +39,7 @@ def _started(cmd: list[str], data_dir: Path, urls: list[str], log: Path):
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             for url in urls:
-                _wait_health(url, proc)
+                wait_health(url, proc, 120)
             yield
         finally:
             with contextlib.suppress(ProcessLookupError):
