@@ -14,6 +14,7 @@ from minigpt.config import TrainConfig
 from minigpt.text import t
 from minigpt.trainer import Trainer, prepare
 from tests import attention_support
+from tests.test_pages import open_page
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 CHAPTERS = ["pages/embedding.py", "pages/attention.py", "pages/block.py", "pages/output.py", "pages/step.py"]
@@ -34,14 +35,7 @@ def trained():
 
 
 def run_page(page: str, lang: str = "en", **state) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.query_params["lang"] = lang
-    at.run()
-    for key, value in state.items():
-        at.session_state[key] = value
-    at.switch_page(page).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page(page, lang, **state)
 
 
 def texts(at: AppTest, kind: str) -> list[str]:

@@ -25,17 +25,20 @@ PAGES = ["pages/home.py", "pages/tokens.py", "pages/embedding.py", "pages/attent
 
 
 # -- helpers -------------------------------------------------------------------------------------------
-def start(**state) -> AppTest:
-    """The app after its first run, with sidebar controls (c_*) or page state set for the next run."""
-    at = AppTest.from_file(APP, default_timeout=60)
+def start(lang: str | None = None, *, timeout: float = 60, **state) -> AppTest:
+    """The app after its first run (lang: the link's `lang`), with sidebar controls (c_*) or page state set for
+    the next run."""
+    at = AppTest.from_file(APP, default_timeout=timeout)
+    if lang is not None:
+        at.query_params["lang"] = lang
     at.run()
     for key, value in state.items():
         at.session_state[key] = value
     return at
 
 
-def open_page(page: str, **state) -> AppTest:
-    at = start(**state)
+def open_page(page: str, lang: str | None = None, *, timeout: float = 60, **state) -> AppTest:
+    at = start(lang, timeout=timeout, **state)
     at.switch_page(page).run()
     assert not at.exception, [e.value for e in at.exception]
     return at

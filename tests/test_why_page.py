@@ -17,7 +17,7 @@ from minigpt.trainer import Trainer
 from minigpt.training import prepare
 from minigpt import knockout as ko
 from minigpt.text import keys, t
-from tests.test_pages import decode
+from tests.test_pages import decode, open_page
 from tests.test_text_pages import ENGLISH, screen_texts
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -34,14 +34,7 @@ def trained():
 
 
 def run(lang: str = "en", **state) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=90)
-    at.query_params["lang"] = lang
-    at.run()
-    for key, value in state.items():
-        at.session_state[key] = value
-    at.switch_page(PAGE).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page(PAGE, lang, timeout=90, **state)
 
 
 def charts(at: AppTest) -> list[dict]:
